@@ -1,0 +1,137 @@
+// Package cli holds warren's cobra commands. It reaches the daemon only
+// through the service library's client; it never touches daemon state
+// directly. cmd/warren calls Main and turns its result into the exit code.
+//
+// Each command lives in its own file and is added to the root by a
+// constructor listed in commands (root.go), so several people can add
+// commands without touching each other's files.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/warren-mesh/warren/internal/logging"
+)
+
+// Env is what every command gets: its streams and, after flag parsing, the
+// logger built from --log-level and --log-format.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+
+	LogLevel  string
+	LogFormat string
+	Log       *slog.Logger
+}
+
+// commands lists the constructors of the top-level subcommands. Add yours here.
+var commands = []func(*Env) *cobra.Command{
+	newVersionCmd,
+}
+
+// ExitError carries a specific exit code out of a command (for example the
+// exit code of a program run by `warren exec`). Its message, if any, is
+// printed; an empty message prints nothing.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// usageError marks bad flags or arguments: exit code 2, as is the Unix custom.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// Usagef returns an error that makes warren exit with code 2.
+func Usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// NewRoot builds the root command with every subcommand attached.
+func NewRoot(env *Env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "warren",
+		Short: "warren turns a Linux box into a node of a service mesh",
+		Long: `warren is one binary that makes any Linux box a node of a service mesh:
+it runs Go programs (interpreted) and executables as jobs, publishes and
+discovers services by name in four scopes (process, OS, LAN, WAN), and fronts
+services with an HTTP/TCP/stdio gateway that starts backends on demand.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			l, err := logging.New(env.Stderr, logging.Options{Level: env.LogLevel, Format: env.LogFormat})
+			if err != nil {
+				return usageError{err}
+			}
+			env.Log = l
+			return nil
+		},
+	}
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w\nSee '%s --help'.", err, c.CommandPath())}
+	})
+	pf := root.PersistentFlags()
+	pf.StringVar(&env.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	pf.StringVar(&env.LogFormat, "log-format", "", "log format: text or json (default: text on a terminal, json otherwise)")
+	for _, c := range commands {
+		root.AddCommand(c(env))
+	}
+	return root
+}
+
+// Main runs warren with args (without the program name) and returns the
+// process exit code: 0 on success, 2 for usage errors, the code of an
+// ExitError, and 1 for any other error.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Log: logging.Discard()}
+	root := NewRoot(env)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintln(stderr, "warren:", ee.Err)
+		}
+		return ee.Code
+	}
+	fmt.Fprintln(stderr, "warren:", err)
+	var ue usageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		return 2
+	}
+	return 1
+}
+
+// isCobraUsage recognises cobra's own argument errors (unknown command,
+// wrong number of args), which it does not type.
+func isCobraUsage(err error) bool {
+	s := err.Error()
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "requires at most", "unknown flag", "unknown shorthand"} {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}

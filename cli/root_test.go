@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := run(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "warren ") || !strings.Contains(out, "go1.") {
+		t.Fatalf("version: code %d, out %q", code, out)
+	}
+	code, out, _ = run(t, "version", "-o", "json")
+	var m map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &m) != nil || m["go_version"] == nil || m["features"] == nil {
+		t.Fatalf("version -o json: code %d, out %q", code, out)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
+		{"unknown flag", []string{"version", "--nope"}, 2, "unknown flag"},
+		{"bad output", []string{"version", "-o", "yaml"}, 2, "yaml"},
+		{"bad log level", []string{"--log-level", "loud", "version"}, 2, "loud"},
+		{"help", []string{"--help"}, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := run(t, tt.args...)
+			if code != tt.code || !strings.Contains(errOut, tt.msg) {
+				t.Fatalf("code %d (want %d), stderr %q (want %q)", code, tt.code, errOut, tt.msg)
+			}
+		})
+	}
+}
