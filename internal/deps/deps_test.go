@@ -31,6 +31,8 @@ var allowed = map[string][]string{
 	"daemon":    {"service", "proc", "job", "gateway", "dashboard", "update", "repl"},
 	"cli":       {"service", "proc", "job", "gateway", "dashboard", "update", "repl", "daemon"},
 	"cmd":       {"cli"},
+	// End-to-end tests drive the whole binary and may import anything but cmd.
+	"e2e": {"service", "proc", "job", "gateway", "dashboard", "update", "repl", "daemon", "cli"},
 }
 
 // siblings inside an area that must not import each other.
