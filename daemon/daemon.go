@@ -1,0 +1,149 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/warren-mesh/warren/internal/logging"
+)
+
+// Daemon is one warren node bound to a work dir. Set the exported fields, then
+// call Start; Close undoes it. A Daemon is not reusable after Close.
+type Daemon struct {
+	// WorkDir holds the node's state: identity, lock, sockets, logs, jobs.
+	// Required; created with mode 0700 if missing.
+	WorkDir string
+	// Log receives the daemon's log; it is also written as JSON to
+	// WORKDIR/logs/daemon.log (what `warren log daemon` shows). Nil: only the file.
+	Log *slog.Logger
+	// ControlGroup optionally names a Unix group whose members may control the
+	// daemon besides its own user and root.
+	ControlGroup string
+	// NotifySocket is systemd's notification socket ($NOTIFY_SOCKET); READY=1
+	// is sent there once the daemon serves. Empty: no notification.
+	NotifySocket string
+
+	mu      sync.Mutex
+	started time.Time
+	nodeID  string
+	lock    *instanceLock
+	logFile *os.File
+	log     *slog.Logger
+	closers []func(context.Context) error // run in reverse order by Close
+	closed  bool
+}
+
+// Start takes the work dir, loads (or creates) the node identity and starts
+// serving. It fails with an error matching ErrAlreadyRunning if another
+// daemon holds the work dir.
+func (d *Daemon) Start(ctx context.Context) (err error) {
+	if d.WorkDir == "" {
+		return errors.New("daemon: start: no work dir")
+	}
+	defer func() {
+		if err != nil {
+			_ = d.runClosers(context.Background())
+			err = fmt.Errorf("daemon: start: %w", err)
+		}
+	}()
+	if err := ensureDir(d.WorkDir, 0o700); err != nil {
+		return fmt.Errorf("work dir: %w", err)
+	}
+	lk, err := acquireLock(d.WorkDir)
+	if err != nil {
+		return err
+	}
+	d.lock = lk
+	d.onClose(func(context.Context) error { return lk.release() })
+
+	if err := ensureDir(LogDir(d.WorkDir), 0o700); err != nil {
+		return fmt.Errorf("log dir: %w", err)
+	}
+	if err := d.openLog(); err != nil {
+		return err
+	}
+	id, err := LoadOrCreateNodeID(d.WorkDir)
+	if err != nil {
+		return err
+	}
+	d.nodeID = id
+	d.log = d.log.With(logging.KeyNode, id)
+	if err := ensureDir(SocketDir(d.WorkDir), 0o700); err != nil {
+		return fmt.Errorf("socket dir: %w", err)
+	}
+	d.started = time.Now()
+	if err := sdNotify(d.NotifySocket, fmt.Sprintf("READY=1\nMAINPID=%d\nSTATUS=serving node %s", os.Getpid(), id)); err != nil {
+		d.log.Warn("systemd notification failed", logging.KeyErr, err)
+	}
+	d.log.Info("daemon started", "workdir", d.WorkDir, logging.KeyPID, os.Getpid())
+	return nil
+}
+
+// openLog opens WORKDIR/logs/daemon.log and tees the daemon's log into it.
+func (d *Daemon) openLog() error {
+	f, err := os.OpenFile(DaemonLogPath(d.WorkDir), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("log file: %w", err)
+	}
+	d.logFile = f
+	d.onClose(func(context.Context) error { return f.Close() })
+	fh := slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})
+	if d.Log != nil {
+		d.log = slog.New(slog.NewMultiHandler(d.Log.Handler(), fh))
+	} else {
+		d.log = slog.New(fh)
+	}
+	d.log = d.log.With(logging.KeyComponent, "daemon")
+	return nil
+}
+
+func (d *Daemon) onClose(f func(context.Context) error) {
+	d.mu.Lock()
+	d.closers = append(d.closers, f)
+	d.mu.Unlock()
+}
+
+func (d *Daemon) runClosers(ctx context.Context) error {
+	d.mu.Lock()
+	cs := d.closers
+	d.closers = nil
+	d.mu.Unlock()
+	var errs []error
+	for i := len(cs) - 1; i >= 0; i-- {
+		if err := cs[i](ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NodeID is the node's identity (valid after Start).
+func (d *Daemon) NodeID() string { return d.nodeID }
+
+// Uptime is how long the daemon has served.
+func (d *Daemon) Uptime() time.Duration { return time.Since(d.started) }
+
+// Close stops serving and releases the work dir. Job groups keep running, to
+// be re-adopted by the next daemon on this work dir.
+func (d *Daemon) Close(ctx context.Context) error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	d.mu.Unlock()
+	if d.log != nil {
+		d.log.Info("daemon stopping")
+		_ = sdNotify(d.NotifySocket, "STOPPING=1")
+	}
+	if err := d.runClosers(ctx); err != nil {
+		return fmt.Errorf("daemon: close: %w", err)
+	}
+	return nil
+}
