@@ -1,0 +1,657 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/warren-mesh/warren/gateway/balance"
+	"github.com/warren-mesh/warren/internal/logging"
+)
+
+// State is where a backend is in its life.
+type State int32
+
+// The states. Dormant and Failed backends start on the next request
+// (Failed only once its backoff has passed); Stopped is final.
+const (
+	Dormant  State = iota // no process; the next request starts one
+	Starting              // process launched, waiting for readiness
+	Ready                 // serving
+	Draining              // no new requests; in-flight ones finish, then the process stops
+	Stopped               // closed for good (route removed or gateway shut down)
+	Failed                // the last start failed or the process crashed; retried after backoff
+)
+
+var stateNames = [...]string{"dormant", "starting", "ready", "draining", "stopped", "failed"}
+
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("state(%d)", int(s))
+}
+
+// MarshalText makes states read as words in JSON status.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Errors a request can get from Acquire. The HTTP data path maps them to
+// status codes: ErrStartTimeout → 504; ErrExited, ErrBackoff, ErrLaunch →
+// 502; ErrQueueFull, ErrStopped → 503.
+var (
+	ErrStartTimeout = errors.New("backend did not become ready within start_timeout")
+	ErrExited       = errors.New("backend process exited during start")
+	ErrLaunch       = errors.New("backend process could not be started")
+	ErrBackoff      = errors.New("backend failed recently; waiting before the next start")
+	ErrQueueFull    = errors.New("too many requests waiting for the backend to start")
+	ErrStopped      = errors.New("backend is stopped")
+)
+
+// Process is a running backend process, as package proc supervises it.
+type Process interface {
+	PID() int
+	Done() <-chan struct{}
+	// Stop ends the process (its whole group): SIGTERM, then SIGKILL when
+	// ctx expires. It returns once the process is gone.
+	Stop(ctx context.Context) error
+}
+
+// Launcher starts the backend's process with stdout and stderr going to logs.
+// ctx bounds the start itself, not the process's life.
+type Launcher func(ctx context.Context, logs io.Writer) (Process, error)
+
+// Config describes one backend. Only Addr or Launch is required.
+type Config struct {
+	Name   string
+	Addr   string   // host:port the backend serves on
+	Launch Launcher // nil: a fixed address, always ready, never started
+	// Check is one readiness probe; it is polled during start only.
+	// Default: a TCP connect to Addr.
+	Check        func(ctx context.Context) error
+	StartTimeout time.Duration // default 10s
+	IdleTimeout  time.Duration // 0: never scale to zero
+	StopTimeout  time.Duration // SIGTERM grace before SIGKILL (default 5s)
+	MaxQueue     int           // requests allowed to wait for a start (default 1024)
+	BackoffMin   time.Duration // first retry delay after a failed start (default 250ms)
+	BackoffMax   time.Duration // ceiling of the doubling delay (default 30s)
+	Weight       int           // balancing weight (default 1)
+	LogLines     int           // captured output lines kept (default 1000)
+	MaxFails     int           // passive health: failures that take it out (default 3)
+	FailWindow   time.Duration // passive health: failures counted within (default 10s)
+	FailCooldown time.Duration // passive health: time out of rotation (default 5s)
+	Log          *slog.Logger
+	// OnEvent, if set, is told about starts, start failures, restarts and
+	// stops ("start", "ready", "start_failed", "exit", "idle_stop", "kill").
+	OnEvent func(event string)
+}
+
+// Stats is a snapshot of a backend.
+type Stats struct {
+	Name      string    `json:"name"`
+	Addr      string    `json:"addr"`
+	State     State     `json:"state"`
+	PID       int       `json:"pid,omitempty"`
+	Active    int64     `json:"active"`
+	Requests  uint64    `json:"requests"`
+	Starts    uint64    `json:"starts"`
+	Failures  uint64    `json:"failures"`
+	LastError string    `json:"last_error,omitempty"`
+	Since     time.Time `json:"since"`
+	Healthy   bool      `json:"healthy"`
+}
+
+// attempt is one start; every request waiting for it sees its outcome.
+type attempt struct {
+	done chan struct{}
+	err  error
+}
+
+// Backend is one backend of a route. Create it with New and Close it.
+type Backend struct {
+	cfg  Config
+	log  *slog.Logger
+	logs *LogRing
+
+	passive balance.Passive
+
+	state    atomic.Int32
+	active   atomic.Int64
+	requests atomic.Uint64
+	lastUsed atomic.Int64 // unix nanos of the last Release
+
+	mu       sync.Mutex
+	att      *attempt      // current start, while Starting
+	changed  chan struct{} // closed and replaced on every state change
+	waiters  int
+	proc     Process
+	since    time.Time
+	retryAt  time.Time
+	failRun  int // consecutive failed starts (backoff exponent)
+	lastErr  error
+	starts   uint64
+	failures uint64
+	closing  bool
+
+	killCh chan struct{}
+	ctx    context.Context // canceled by Close: ends starts and supervision
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns a backend in state Dormant (Ready for a fixed address).
+func New(cfg Config) (*Backend, error) {
+	if cfg.Addr == "" && cfg.Check == nil {
+		return nil, fmt.Errorf("backend %q: no address to forward to", cfg.Name)
+	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = 10 * time.Second
+	}
+	if cfg.StopTimeout <= 0 {
+		cfg.StopTimeout = 5 * time.Second
+	}
+	if cfg.MaxQueue <= 0 {
+		cfg.MaxQueue = 1024
+	}
+	if cfg.BackoffMin <= 0 {
+		cfg.BackoffMin = 250 * time.Millisecond
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = 30 * time.Second
+	}
+	if cfg.LogLines <= 0 {
+		cfg.LogLines = 1000
+	}
+	if cfg.Check == nil {
+		addr := cfg.Addr
+		cfg.Check = func(ctx context.Context) error { return dialCheck(ctx, addr) }
+	}
+	log := cfg.Log
+	if log == nil {
+		log = logging.Discard()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Backend{
+		cfg:     cfg,
+		log:     log.With(logging.KeyBackend, cfg.Name),
+		logs:    NewLogRing(cfg.LogLines),
+		changed: make(chan struct{}),
+		killCh:  make(chan struct{}, 1),
+		since:   time.Now(),
+		ctx:     ctx,
+		cancel:  cancel,
+	}
+	b.passive.MaxFails = cfg.MaxFails
+	b.passive.Window = cfg.FailWindow
+	b.passive.Cooldown = cfg.FailCooldown
+	if cfg.Launch == nil {
+		b.state.Store(int32(Ready))
+	}
+	return b, nil
+}
+
+func dialCheck(ctx context.Context, addr string) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// Name is the backend's name from the config.
+func (b *Backend) Name() string { return b.cfg.Name }
+
+// Addr is the address requests are forwarded to.
+func (b *Backend) Addr() string { return b.cfg.Addr }
+
+// Config returns the configuration the backend was built with.
+func (b *Backend) Config() Config { return b.cfg }
+
+// State returns the current state.
+func (b *Backend) State() State { return State(b.state.Load()) }
+
+// Active returns the number of requests in flight (balance.Candidate).
+func (b *Backend) Active() int64 { return b.active.Load() }
+
+// Weight returns the balancing weight (balance.Candidate).
+func (b *Backend) Weight() int { return max(b.cfg.Weight, 1) }
+
+// Available reports whether a request sent here now may be served
+// (balance.Candidate): not stopped, not in backoff, passively healthy.
+func (b *Backend) Available() bool {
+	now := time.Now()
+	switch b.State() {
+	case Stopped:
+		return false
+	case Failed:
+		b.mu.Lock()
+		wait := now.Before(b.retryAt)
+		b.mu.Unlock()
+		if wait {
+			return false
+		}
+	}
+	return b.passive.Healthy(now)
+}
+
+// Logs returns the captured output, oldest line first.
+func (b *Backend) Logs() []string { return b.logs.Lines() }
+
+// LogWriter is where the process's stdout and stderr go.
+func (b *Backend) LogWriter() io.Writer { return b.logs }
+
+// Fail records a failed request for passive health.
+func (b *Backend) Fail() {
+	if b.passive.Fail(time.Now()) {
+		b.log.Warn("backend taken out of rotation after repeated failures")
+	}
+}
+
+// Succeed records a successful request for passive health.
+func (b *Backend) Succeed() { b.passive.Succeed() }
+
+// Acquire reserves the backend for one request or connection, starting
+// the process if it is dormant and waiting (bounded by ctx, the queue
+// limit and StartTimeout) until it is ready. On success the caller must
+// call Release exactly once.
+func (b *Backend) Acquire(ctx context.Context) error {
+	// Fast path: two atomics. The state is checked after the increment so
+	// that an idle stop (which sets Draining, then checks Active) and this
+	// request never both proceed.
+	b.active.Add(1)
+	if State(b.state.Load()) == Ready {
+		b.requests.Add(1)
+		return nil
+	}
+	b.active.Add(-1)
+	return b.acquireSlow(ctx)
+}
+
+// Release ends a reservation made by Acquire.
+func (b *Backend) Release() {
+	b.lastUsed.Store(time.Now().UnixNano())
+	b.active.Add(-1)
+}
+
+func (b *Backend) acquireSlow(ctx context.Context) error {
+	for {
+		b.mu.Lock()
+		st := State(b.state.Load())
+		switch st {
+		case Ready:
+			b.active.Add(1)
+			b.requests.Add(1)
+			b.mu.Unlock()
+			return nil
+		case Stopped:
+			b.mu.Unlock()
+			return ErrStopped
+		case Failed:
+			if wait := time.Until(b.retryAt); wait > 0 {
+				err := b.lastErr
+				b.mu.Unlock()
+				return fmt.Errorf("%w (next attempt in %v): %w", ErrBackoff, wait.Round(time.Millisecond), err)
+			}
+			b.beginStartLocked()
+		case Dormant:
+			b.beginStartLocked()
+		}
+		st = State(b.state.Load())
+		if st == Starting {
+			if b.waiters >= b.cfg.MaxQueue {
+				b.mu.Unlock()
+				return ErrQueueFull
+			}
+			b.waiters++
+			att := b.att
+			b.mu.Unlock()
+			select {
+			case <-att.done:
+			case <-ctx.Done():
+			}
+			b.mu.Lock()
+			b.waiters--
+			b.mu.Unlock()
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("backend %s: waiting for start: %w", b.cfg.Name, err)
+			}
+			if att.err != nil {
+				return att.err
+			}
+			continue // ready now (or already draining again): loop re-checks
+		}
+		// Draining: wait for the stop to finish, then start again.
+		ch := b.changed
+		b.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("backend %s: waiting for drain: %w", b.cfg.Name, ctx.Err())
+		}
+	}
+}
+
+// setStateLocked changes state and wakes everyone waiting for a change.
+func (b *Backend) setStateLocked(s State) {
+	b.state.Store(int32(s))
+	b.since = time.Now()
+	close(b.changed)
+	b.changed = make(chan struct{})
+}
+
+func (b *Backend) beginStartLocked() {
+	if b.closing {
+		return
+	}
+	b.att = &attempt{done: make(chan struct{})}
+	b.starts++
+	b.setStateLocked(Starting)
+	b.wg.Add(1)
+	go b.supervise(b.att)
+}
+
+func (b *Backend) event(e string) {
+	if b.cfg.OnEvent != nil {
+		b.cfg.OnEvent(e)
+	}
+}
+
+// finishStart records the outcome of a start and wakes its waiters.
+func (b *Backend) finishStart(att *attempt, p Process, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	att.err = err
+	b.att = nil
+	switch {
+	case err == nil:
+		b.proc = p
+		b.lastErr = nil
+		b.setStateLocked(Ready)
+	case b.closing:
+		att.err = ErrStopped
+		b.setStateLocked(Stopped)
+	default:
+		b.failures++
+		b.failRun++
+		b.lastErr = err
+		delay := b.cfg.BackoffMin << min(b.failRun-1, 20)
+		if delay > b.cfg.BackoffMax || delay <= 0 {
+			delay = b.cfg.BackoffMax
+		}
+		b.retryAt = time.Now().Add(delay)
+		b.setStateLocked(Failed)
+	}
+	close(att.done)
+}
+
+// supervise owns one process lifetime: launch, readiness, then exit,
+// idle stop, kill or Close.
+func (b *Backend) supervise(att *attempt) {
+	defer b.wg.Done()
+	p, err := b.start()
+	if err != nil {
+		b.log.Warn("backend start failed", logging.KeyErr, err)
+		b.event("start_failed")
+		b.finishStart(att, nil, err)
+		return
+	}
+	b.log.Info("backend ready", logging.KeyPID, p.PID())
+	b.event("ready")
+	readyAt := time.Now()
+	b.lastUsed.Store(readyAt.UnixNano())
+	b.finishStart(att, p, nil)
+
+	var idle <-chan time.Time
+	var timer *time.Timer
+	if b.cfg.IdleTimeout > 0 {
+		timer = time.NewTimer(b.cfg.IdleTimeout)
+		defer timer.Stop()
+		idle = timer.C
+	}
+	for {
+		select {
+		case <-p.Done():
+			b.mu.Lock()
+			b.proc = nil
+			if b.closing {
+				b.setStateLocked(Stopped)
+			} else if time.Since(readyAt) < time.Second {
+				// A crash right after start counts as a failed start: back off.
+				b.failures++
+				b.failRun++
+				b.lastErr = fmt.Errorf("backend %s: process %d exited %v after becoming ready", b.cfg.Name, p.PID(), time.Since(readyAt).Round(time.Millisecond))
+				b.retryAt = time.Now().Add(min(b.cfg.BackoffMin<<min(b.failRun-1, 20), b.cfg.BackoffMax))
+				b.setStateLocked(Failed)
+			} else {
+				b.failRun = 0
+				b.lastErr = fmt.Errorf("backend %s: process %d exited", b.cfg.Name, p.PID())
+				b.setStateLocked(Dormant)
+			}
+			b.mu.Unlock()
+			b.log.Warn("backend process exited", logging.KeyPID, p.PID())
+			b.event("exit")
+			return
+		case <-idle:
+			since := time.Since(time.Unix(0, b.lastUsed.Load()))
+			if since < b.cfg.IdleTimeout || !b.beginDrain() {
+				timer.Reset(max(b.cfg.IdleTimeout-since, time.Millisecond))
+				continue
+			}
+			b.log.Info("backend idle: stopping", logging.KeyPID, p.PID())
+			b.stopProcess(p)
+			b.mu.Lock()
+			b.proc = nil
+			b.failRun = 0
+			if b.closing {
+				b.setStateLocked(Stopped)
+			} else {
+				b.setStateLocked(Dormant)
+			}
+			b.mu.Unlock()
+			b.event("idle_stop")
+			return
+		case <-b.killCh:
+			b.log.Info("backend killed on request", logging.KeyPID, p.PID())
+			b.stopProcess(p)
+			b.mu.Lock()
+			b.proc = nil
+			if b.closing {
+				b.setStateLocked(Stopped)
+			} else {
+				b.setStateLocked(Dormant)
+			}
+			b.mu.Unlock()
+			b.event("kill")
+			return
+		case <-b.ctx.Done():
+			b.stopProcess(p)
+			b.mu.Lock()
+			b.proc = nil
+			b.setStateLocked(Stopped)
+			b.mu.Unlock()
+			return
+		}
+	}
+}
+
+// beginDrain moves a Ready backend with nothing in flight to Draining.
+func (b *Backend) beginDrain() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if State(b.state.Load()) != Ready || b.closing {
+		return false
+	}
+	b.setStateLocked(Draining)
+	if b.active.Load() != 0 {
+		// A request slipped in between: it wins.
+		b.setStateLocked(Ready)
+		return false
+	}
+	return true
+}
+
+func (b *Backend) stopProcess(p Process) {
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.StopTimeout)
+	defer cancel()
+	if err := p.Stop(ctx); err != nil {
+		b.log.Warn("backend stop", logging.KeyPID, p.PID(), logging.KeyErr, err)
+	}
+}
+
+// start launches the process and polls readiness until StartTimeout.
+func (b *Backend) start() (Process, error) {
+	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.StartTimeout)
+	defer cancel()
+	b.event("start")
+	p, err := b.cfg.Launch(ctx, b.logs)
+	if err != nil {
+		return nil, fmt.Errorf("backend %s: %w: %w", b.cfg.Name, ErrLaunch, err)
+	}
+	b.log.Info("backend starting", logging.KeyPID, p.PID())
+	// Poll quickly at first so the first response follows the backend's
+	// own listen by about a millisecond, then back off.
+	begin := time.Now()
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.Done():
+			return nil, fmt.Errorf("backend %s: %w (pid %d); see its logs", b.cfg.Name, ErrExited, p.PID())
+		case <-ctx.Done():
+			b.stopProcess(p)
+			if b.ctx.Err() != nil {
+				return nil, ErrStopped
+			}
+			return nil, fmt.Errorf("backend %s: %w (%v, listening on %s expected)", b.cfg.Name, ErrStartTimeout, b.cfg.StartTimeout, b.cfg.Addr)
+		case <-t.C:
+		}
+		cctx, ccancel := context.WithTimeout(ctx, 250*time.Millisecond)
+		err := b.cfg.Check(cctx)
+		ccancel()
+		if err == nil {
+			return p, nil
+		}
+		switch el := time.Since(begin); {
+		case el < 200*time.Millisecond:
+			t.Reset(500 * time.Microsecond)
+		case el < 2*time.Second:
+			t.Reset(2 * time.Millisecond)
+		default:
+			t.Reset(10 * time.Millisecond)
+		}
+	}
+}
+
+// Kill stops the backend's process now (SIGTERM, then SIGKILL after the
+// stop timeout). The backend becomes dormant; the next request starts it.
+func (b *Backend) Kill() error {
+	b.mu.Lock()
+	p := b.proc
+	b.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("backend %s: no process running", b.cfg.Name)
+	}
+	select {
+	case b.killCh <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Start begins a start in the background if the backend is dormant (used
+// to warm a backend up); it does not wait.
+func (b *Backend) Start() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cfg.Launch != nil && State(b.state.Load()) == Dormant {
+		b.beginStartLocked()
+	}
+}
+
+// Close drains the backend (no new requests; waits for those in flight
+// until ctx expires) and stops its process. It returns once the process is
+// gone. The backend is Stopped afterwards.
+func (b *Backend) Close(ctx context.Context) error {
+	b.mu.Lock()
+	if b.closing {
+		b.mu.Unlock()
+		b.wg.Wait()
+		return nil
+	}
+	b.closing = true
+	if st := State(b.state.Load()); st == Ready && b.proc != nil {
+		b.setStateLocked(Draining)
+	} else if st != Starting {
+		b.setStateLocked(Stopped)
+	}
+	b.mu.Unlock()
+
+	var err error
+	t := time.NewTicker(5 * time.Millisecond)
+	for b.active.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			err = fmt.Errorf("backend %s: drain: %d requests still in flight: %w", b.cfg.Name, b.active.Load(), ctx.Err())
+		case <-t.C:
+			continue
+		}
+		break
+	}
+	t.Stop()
+	b.cancel()
+	b.wg.Wait()
+	b.mu.Lock()
+	if State(b.state.Load()) != Stopped {
+		b.setStateLocked(Stopped)
+	}
+	b.mu.Unlock()
+	return err
+}
+
+// Stats returns a snapshot.
+func (b *Backend) Stats() Stats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := Stats{
+		Name:     b.cfg.Name,
+		Addr:     b.cfg.Addr,
+		State:    State(b.state.Load()),
+		Active:   b.active.Load(),
+		Requests: b.requests.Load(),
+		Starts:   b.starts,
+		Failures: b.failures,
+		Since:    b.since,
+		Healthy:  b.passive.Healthy(time.Now()),
+	}
+	if b.proc != nil {
+		s.PID = b.proc.PID()
+	}
+	if b.lastErr != nil {
+		s.LastError = b.lastErr.Error()
+	}
+	return s
+}
+
+// WaitState blocks until the backend is in state s or ctx ends.
+func (b *Backend) WaitState(ctx context.Context, s State) error {
+	for {
+		b.mu.Lock()
+		if State(b.state.Load()) == s {
+			b.mu.Unlock()
+			return nil
+		}
+		ch := b.changed
+		b.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("backend %s: waiting for %s: %w", b.cfg.Name, s, ctx.Err())
+		}
+	}
+}

@@ -1,0 +1,458 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/warren-mesh/warren/internal/testutil"
+)
+
+// fakeProc stands in for a process in these state-machine tests: a real
+// loopback listener served by a goroutine. Real child processes are tested
+// in package gateway, where package proc launches them.
+type fakeProc struct {
+	pid     int
+	done    chan struct{}
+	once    sync.Once
+	mu      sync.Mutex
+	ln      net.Listener
+	stopped atomic.Bool
+	wg      sync.WaitGroup
+}
+
+func (p *fakeProc) PID() int              { return p.pid }
+func (p *fakeProc) Done() <-chan struct{} { return p.done }
+func (p *fakeProc) exit() {
+	p.once.Do(func() {
+		p.mu.Lock()
+		if p.ln != nil {
+			p.ln.Close()
+		}
+		p.mu.Unlock()
+		close(p.done)
+	})
+}
+func (p *fakeProc) Stop(ctx context.Context) error {
+	p.stopped.Store(true)
+	p.exit()
+	p.wg.Wait()
+	return nil
+}
+
+type fakeLauncher struct {
+	addr        string
+	listenAfter time.Duration // <0: never listens
+	exitAfter   time.Duration // <0: never exits by itself
+	launches    atomic.Int32
+	mu          sync.Mutex
+	procs       []*fakeProc
+}
+
+func (f *fakeLauncher) launch(ctx context.Context, logs io.Writer) (Process, error) {
+	n := f.launches.Add(1)
+	fmt.Fprintf(logs, "launch %d\n", n)
+	p := &fakeProc{pid: 1000 + int(n), done: make(chan struct{})}
+	f.mu.Lock()
+	f.procs = append(f.procs, p)
+	f.mu.Unlock()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		if f.exitAfter >= 0 {
+			select {
+			case <-time.After(f.exitAfter):
+				p.exit()
+				return
+			case <-p.done:
+				return
+			}
+		}
+		if f.listenAfter < 0 {
+			<-p.done
+			return
+		}
+		select {
+		case <-time.After(f.listenAfter):
+		case <-p.done:
+			return
+		}
+		ln, err := net.Listen("tcp", f.addr)
+		if err != nil {
+			p.exit()
+			return
+		}
+		p.mu.Lock()
+		p.ln = ln
+		p.mu.Unlock()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return p, nil
+}
+
+func (f *fakeLauncher) allStopped() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, p := range f.procs {
+		select {
+		case <-p.done:
+		default:
+			return fmt.Errorf("process %d still running", p.pid)
+		}
+	}
+	return nil
+}
+
+func newBackend(t *testing.T, f *fakeLauncher, mod func(*Config)) *Backend {
+	t.Helper()
+	f.addr = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	cfg := Config{Name: "b", Addr: f.addr, Launch: f.launch, StartTimeout: 5 * time.Second}
+	if mod != nil {
+		mod(&cfg)
+	}
+	b, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(context.Background()); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		if err := f.allStopped(); err != nil {
+			t.Error(err)
+		}
+	})
+	return b
+}
+
+func TestConcurrentFirstRequestsStartOnce(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	f := &fakeLauncher{listenAfter: 50 * time.Millisecond, exitAfter: -1}
+	b := newBackend(t, f, nil)
+	if b.State() != Dormant {
+		t.Fatalf("new backend is %s, want dormant", b.State())
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := b.Acquire(context.Background()); err != nil {
+				errs <- err
+				return
+			}
+			b.Release()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := f.launches.Load(); n != 1 {
+		t.Fatalf("%d launches, want 1", n)
+	}
+	st := b.Stats()
+	if st.State != Ready || st.Requests != 50 || st.Active != 0 || st.PID != 1001 {
+		t.Fatalf("stats %+v", st)
+	}
+	if got := b.Logs(); len(got) != 1 || got[0] != "launch 1" {
+		t.Fatalf("logs %q", got)
+	}
+}
+
+func TestNeverListensTimesOut(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	f := &fakeLauncher{listenAfter: -1, exitAfter: -1}
+	b := newBackend(t, f, func(c *Config) { c.StartTimeout = 200 * time.Millisecond })
+	err := b.Acquire(context.Background())
+	if !errors.Is(err, ErrStartTimeout) {
+		t.Fatalf("err = %v, want ErrStartTimeout", err)
+	}
+	if err := f.allStopped(); err != nil {
+		t.Fatalf("after timeout: %v", err)
+	}
+	if b.State() != Failed {
+		t.Fatalf("state %s, want failed", b.State())
+	}
+	if !f.procs[0].stopped.Load() {
+		t.Fatal("process was not stopped")
+	}
+}
+
+func TestExitDuringStartBacksOff(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	f := &fakeLauncher{listenAfter: -1, exitAfter: 10 * time.Millisecond}
+	b := newBackend(t, f, func(c *Config) { c.BackoffMin = 300 * time.Millisecond })
+	if err := b.Acquire(context.Background()); !errors.Is(err, ErrExited) {
+		t.Fatalf("first: %v, want ErrExited", err)
+	}
+	// Within the backoff: refused at once, no new spawn.
+	for range 20 {
+		if err := b.Acquire(context.Background()); !errors.Is(err, ErrBackoff) || !errors.Is(err, ErrExited) {
+			t.Fatalf("during backoff: %v, want ErrBackoff wrapping ErrExited", err)
+		}
+	}
+	if n := f.launches.Load(); n != 1 {
+		t.Fatalf("%d launches during backoff, want 1", n)
+	}
+	if b.Available() {
+		t.Fatal("backend in backoff reported available")
+	}
+	// After the backoff the next request tries again; now it listens.
+	f.exitAfter = -1
+	f.listenAfter = 0
+	testutil.Eventually(t, 5*time.Second, func() error {
+		if !b.Available() {
+			return errors.New("still in backoff")
+		}
+		return nil
+	})
+	if err := b.Acquire(context.Background()); err != nil {
+		t.Fatalf("after backoff: %v", err)
+	}
+	b.Release()
+	if n := f.launches.Load(); n != 2 {
+		t.Fatalf("%d launches, want 2", n)
+	}
+}
+
+func TestIdleTimeoutScalesToZero(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	f := &fakeLauncher{listenAfter: 0, exitAfter: -1}
+	b := newBackend(t, f, func(c *Config) { c.IdleTimeout = 100 * time.Millisecond })
+	if err := b.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Busy backends are never stopped, however long the request.
+	time.Sleep(250 * time.Millisecond) // holding a request open longer than idle_timeout is the point
+	if b.State() != Ready {
+		t.Fatalf("busy backend is %s", b.State())
+	}
+	b.Release()
+	if err := b.WaitState(ctxT(t, 5*time.Second), Dormant); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.allStopped(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b.Release()
+	if n := f.launches.Load(); n != 2 {
+		t.Fatalf("%d launches, want 2", n)
+	}
+}
+
+func TestQueueBound(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	f := &fakeLauncher{listenAfter: -1, exitAfter: -1}
+	b := newBackend(t, f, func(c *Config) { c.MaxQueue = 2; c.StartTimeout = 2 * time.Second })
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = b.Acquire(ctx) }()
+	}
+	testutil.Eventually(t, 5*time.Second, func() error {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if b.waiters != 2 {
+			return fmt.Errorf("%d waiters", b.waiters)
+		}
+		return nil
+	})
+	if err := b.Acquire(context.Background()); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("third waiter: %v, want ErrQueueFull", err)
+	}
+	cancel()
+	wg.Wait()
+}
+
+func TestCloseDuringStart(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	f := &fakeLauncher{listenAfter: -1, exitAfter: -1}
+	b := newBackend(t, f, nil)
+	errc := make(chan error, 1)
+	go func() { errc <- b.Acquire(context.Background()) }()
+	if err := b.WaitState(ctxT(t, 5*time.Second), Starting); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; !errors.Is(err, ErrStopped) {
+		t.Fatalf("waiter got %v, want ErrStopped", err)
+	}
+	if b.State() != Stopped {
+		t.Fatalf("state %s", b.State())
+	}
+	if err := b.Acquire(context.Background()); !errors.Is(err, ErrStopped) {
+		t.Fatalf("after close: %v", err)
+	}
+}
+
+func TestCloseDrainsInFlight(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	f := &fakeLauncher{listenAfter: 0, exitAfter: -1}
+	b := newBackend(t, f, nil)
+	if err := b.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Close(context.Background()) }()
+	if err := b.WaitState(ctxT(t, 5*time.Second), Draining); err != nil {
+		t.Fatal(err)
+	}
+	if f.procs[0].stopped.Load() {
+		t.Fatal("process stopped while a request was in flight")
+	}
+	b.Release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !f.procs[0].stopped.Load() {
+		t.Fatal("process not stopped by Close")
+	}
+}
+
+func TestCrashThenRestart(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	f := &fakeLauncher{listenAfter: 0, exitAfter: -1}
+	b := newBackend(t, f, func(c *Config) { c.BackoffMin = 20 * time.Millisecond })
+	if err := b.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b.Release()
+	f.procs[0].exit() // crash
+	testutil.Eventually(t, 5*time.Second, func() error {
+		if s := b.State(); s == Ready {
+			return errors.New("still ready")
+		}
+		return nil
+	})
+	testutil.Eventually(t, 5*time.Second, func() error {
+		if err := b.Acquire(context.Background()); err != nil {
+			return err
+		}
+		b.Release()
+		return nil
+	})
+	if n := f.launches.Load(); n != 2 {
+		t.Fatalf("%d launches, want 2", n)
+	}
+}
+
+func TestKill(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	f := &fakeLauncher{listenAfter: 0, exitAfter: -1}
+	b := newBackend(t, f, nil)
+	if err := b.Kill(); err == nil {
+		t.Fatal("kill of a dormant backend succeeded")
+	}
+	if err := b.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b.Release()
+	if err := b.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WaitState(ctxT(t, 5*time.Second), Dormant); err != nil {
+		t.Fatal(err)
+	}
+	if !f.procs[0].stopped.Load() {
+		t.Fatal("not stopped")
+	}
+}
+
+func TestFixedAddress(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	b, err := New(Config{Name: "fixed", Addr: "127.0.0.1:1", MaxFails: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(context.Background())
+	if b.State() != Ready {
+		t.Fatalf("fixed backend is %s", b.State())
+	}
+	if err := b.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b.Release()
+	b.Fail()
+	b.Fail()
+	if b.Available() {
+		t.Fatal("available after MaxFails failures")
+	}
+	if err := b.Kill(); err == nil {
+		t.Fatal("kill of a fixed address succeeded")
+	}
+	if _, err := New(Config{Name: "x"}); err == nil {
+		t.Fatal("New without address succeeded")
+	}
+}
+
+func TestLogRing(t *testing.T) {
+	tests := []struct {
+		name   string
+		n      int
+		writes []string
+		want   []string
+	}{
+		{"empty", 3, nil, nil},
+		{"lines", 3, []string{"a\nb\n"}, []string{"a", "b"}},
+		{"wraps", 2, []string{"a\nb\nc\n"}, []string{"b", "c"}},
+		{"partial", 3, []string{"a\nb", "c\nd"}, []string{"a", "bc", "d"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewLogRing(tt.n)
+			for _, w := range tt.writes {
+				r.Write([]byte(w))
+			}
+			if got := r.Lines(); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+	r := NewLogRing(2)
+	long := make([]byte, maxLine*2+10)
+	r.Write(long)
+	if got := r.Lines(); len(got) != 2 || len(got[0]) != maxLine {
+		t.Fatalf("long line split into %d parts", len(got))
+	}
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func BenchmarkAcquireRelease(b *testing.B) {
+	be, _ := New(Config{Name: "fixed", Addr: "127.0.0.1:1"})
+	defer be.Close(context.Background())
+	ctx := context.Background()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := be.Acquire(ctx); err != nil {
+				b.Fatal(err)
+			}
+			be.Release()
+		}
+	})
+}
