@@ -1,0 +1,142 @@
+package proc
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Stat is the part of /proc/PID/stat that proc uses.
+type Stat struct {
+	PID   int
+	State byte // R, S, D, Z, T, ...
+	PPID  int
+	PGID  int
+	SID   int
+}
+
+// ReadStat reads /proc/PID/stat. A missing process returns an error that
+// satisfies errors.Is(err, os.ErrNotExist).
+func ReadStat(pid int) (Stat, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return Stat{}, err
+	}
+	return parseStat(b)
+}
+
+// parseStat parses "pid (comm) S ppid pgrp session ...". comm may hold
+// spaces and parentheses, so the fields start after the last ')'.
+func parseStat(b []byte) (Stat, error) {
+	i := bytes.IndexByte(b, '(')
+	j := bytes.LastIndexByte(b, ')')
+	if i < 1 || j < i {
+		return Stat{}, errors.New("proc: malformed stat")
+	}
+	pid, err := strconv.Atoi(string(bytes.TrimSpace(b[:i])))
+	if err != nil {
+		return Stat{}, fmt.Errorf("proc: malformed stat pid: %w", err)
+	}
+	f := strings.Fields(string(b[j+1:]))
+	if len(f) < 4 || len(f[0]) != 1 {
+		return Stat{}, errors.New("proc: malformed stat fields")
+	}
+	s := Stat{PID: pid, State: f[0][0]}
+	if s.PPID, err = strconv.Atoi(f[1]); err != nil {
+		return Stat{}, fmt.Errorf("proc: malformed stat ppid: %w", err)
+	}
+	if s.PGID, err = strconv.Atoi(f[2]); err != nil {
+		return Stat{}, fmt.Errorf("proc: malformed stat pgrp: %w", err)
+	}
+	if s.SID, err = strconv.Atoi(f[3]); err != nil {
+		return Stat{}, fmt.Errorf("proc: malformed stat session: %w", err)
+	}
+	return s, nil
+}
+
+// allPIDs lists the numeric entries of /proc.
+func allPIDs() ([]int, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	pids := make([]int, 0, len(ents))
+	for _, e := range ents {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// GroupMembers returns the live (not zombie) processes whose process group
+// is pgid, excluding the pid except. It scans /proc.
+func GroupMembers(pgid, except int) []int {
+	pids, err := allPIDs()
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, pid := range pids {
+		if pid == except {
+			continue
+		}
+		st, err := ReadStat(pid)
+		if err != nil || st.PGID != pgid || st.State == 'Z' || st.State == 'X' {
+			continue
+		}
+		out = append(out, pid)
+	}
+	return out
+}
+
+// Alive reports whether pid names a process that is not a zombie.
+func Alive(pid int) bool {
+	st, err := ReadStat(pid)
+	return err == nil && st.State != 'Z' && st.State != 'X'
+}
+
+// childPIDs lists the children of this process. It reads the
+// /proc/self/task/*/children files (every thread, because an orphan is
+// re-parented to whichever thread the kernel picks) and falls back to a scan
+// of /proc where those files are missing.
+func childPIDs() ([]int, error) {
+	self := os.Getpid()
+	files, _ := filepath.Glob("/proc/self/task/*/children")
+	if len(files) > 0 {
+		seen := map[int]bool{}
+		var out []int
+		ok := false
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			ok = true
+			for _, w := range strings.Fields(string(b)) {
+				if pid, err := strconv.Atoi(w); err == nil && !seen[pid] {
+					seen[pid] = true
+					out = append(out, pid)
+				}
+			}
+		}
+		if ok {
+			return out, nil
+		}
+	}
+	pids, err := allPIDs()
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, pid := range pids {
+		if st, err := ReadStat(pid); err == nil && st.PPID == self {
+			out = append(out, pid)
+		}
+	}
+	return out, nil
+}
