@@ -1,0 +1,644 @@
+package httpproxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/warren-mesh/warren/gateway/backend"
+	"github.com/warren-mesh/warren/gateway/balance"
+	"github.com/warren-mesh/warren/internal/logging"
+)
+
+// HopHeader carries the IDs of the warren gateways a request went through.
+const HopHeader = "X-Warren-Hops"
+
+// streamThreshold is the request body size above which bodies are streamed
+// to the backend instead of buffered.
+const streamThreshold = 4 << 20
+
+// Target is one backend of a pool: either a proxied backend or the
+// gateway's own handler (the "internal" backend).
+type Target struct {
+	Backend *backend.Backend
+	// Internal, when set, answers requests routed to this target itself
+	// (the gateway's health handler); Backend may still hold its state.
+	Internal fasthttp.RequestHandler
+
+	hc *fasthttp.HostClient
+}
+
+// NewTarget wraps a backend with its own keep-alive connection pool.
+func NewTarget(b *backend.Backend) *Target {
+	return &Target{Backend: b, hc: newHostClient(b.Addr())}
+}
+
+func newHostClient(addr string) *fasthttp.HostClient {
+	return &fasthttp.HostClient{
+		Addr:                          addr,
+		MaxConns:                      4096,
+		MaxIdleConnDuration:           60 * time.Second,
+		StreamResponseBody:            true,
+		DisableHeaderNamesNormalizing: true,
+		DisablePathNormalizing:        true,
+		NoDefaultUserAgentHeader:      true,
+		// fasthttp's own retry resends idempotent requests on a broken
+		// keep-alive connection; further retries are ours (another backend).
+		MaxIdemponentCallAttempts: 2,
+		ReadBufferSize:            16 << 10,
+		WriteBufferSize:           16 << 10,
+	}
+}
+
+// Available, Active and Weight make a Target a balance.Candidate.
+func (t *Target) Available() bool {
+	if t.Backend == nil {
+		return true
+	}
+	return t.Backend.Available()
+}
+
+// Active is the backend's requests in flight.
+func (t *Target) Active() int64 {
+	if t.Backend == nil {
+		return 0
+	}
+	return t.Backend.Active()
+}
+
+// Weight is the backend's balancing weight.
+func (t *Target) Weight() int {
+	if t.Backend == nil {
+		return 1
+	}
+	return t.Backend.Weight()
+}
+
+// CloseIdle closes the target's idle keep-alive connections.
+func (t *Target) CloseIdle() {
+	if t.hc != nil {
+		t.hc.CloseIdleConnections()
+	}
+}
+
+// Pool is what a route forwards to: its targets and their policy.
+type Pool struct {
+	Targets  []*Target
+	Selector balance.Selector
+	// RequestTimeout bounds one proxied request until the response headers
+	// arrive (0: none; streams and WebSockets may then live long).
+	RequestTimeout time.Duration
+	// MaxBodyBytes caps request bodies (413 beyond); 0: unlimited.
+	MaxBodyBytes int64
+	// Before runs first for every request (CORS); returning true means
+	// the request has been answered.
+	Before func(ctx *fasthttp.RequestCtx) bool
+	// Observe, if set, is called once per request with the target index
+	// (-1: none), the status code and the time to response headers.
+	Observe func(target int, status int, d time.Duration)
+
+	cands []balance.Candidate
+}
+
+// Options configure a Proxy.
+type Options struct {
+	ID                string        // this gateway's ID, for loop detection
+	Name              string        // route name, for logs and the Server header
+	ReadHeaderTimeout time.Duration // time to read a request (default 10s)
+	IdleTimeout       time.Duration // keep-alive idle time (default 120s)
+	Log               *slog.Logger
+}
+
+// Proxy serves one route's listener.
+type Proxy struct {
+	opt  Options
+	log  *slog.Logger
+	pool atomic.Pointer[Pool]
+	srv  *fasthttp.Server
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[net.Conn]struct{} // hijacked (upgraded) connections
+	wg     sync.WaitGroup
+}
+
+// New returns a proxy forwarding to pool.
+func New(opt Options, pool *Pool) *Proxy {
+	if opt.ReadHeaderTimeout <= 0 {
+		opt.ReadHeaderTimeout = 10 * time.Second
+	}
+	if opt.IdleTimeout <= 0 {
+		opt.IdleTimeout = 120 * time.Second
+	}
+	log := opt.Log
+	if log == nil {
+		log = logging.Discard()
+	}
+	p := &Proxy{opt: opt, log: log, conns: map[net.Conn]struct{}{}}
+	p.SetPool(pool)
+	p.srv = &fasthttp.Server{
+		Handler:                      p.handle,
+		Name:                         "warren",
+		ReadTimeout:                  opt.ReadHeaderTimeout,
+		IdleTimeout:                  opt.IdleTimeout,
+		StreamRequestBody:            true,
+		MaxRequestBodySize:           streamThreshold,
+		DisablePreParseMultipartForm: true,
+		NoDefaultServerHeader:        true,
+		NoDefaultContentType:         true,
+		NoDefaultDate:                true,
+		ReadBufferSize:               16 << 10,
+		WriteBufferSize:              16 << 10,
+		CloseOnShutdown:              true,
+		Logger:                       fasthttpLogger{log},
+	}
+	return p
+}
+
+// SetPool replaces the targets of a live proxy; requests already running
+// finish on the old pool.
+func (p *Proxy) SetPool(pool *Pool) {
+	pool.cands = make([]balance.Candidate, len(pool.Targets))
+	for i, t := range pool.Targets {
+		pool.cands[i] = t
+	}
+	if pool.Selector == nil {
+		pool.Selector = &balance.RoundRobin{}
+	}
+	p.pool.Store(pool)
+}
+
+// Pool returns the current pool.
+func (p *Proxy) Pool() *Pool { return p.pool.Load() }
+
+// Serve accepts connections on ln until Shutdown.
+func (p *Proxy) Serve(ln net.Listener) error {
+	if err := p.srv.Serve(ln); err != nil {
+		return fmt.Errorf("httpproxy: serve %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting, waits for requests in flight (until ctx ends)
+// and closes upgraded connections.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	err := p.srv.ShutdownWithContext(ctx)
+	p.mu.Lock()
+	p.closed = true
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+	if err != nil {
+		return fmt.Errorf("httpproxy: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Handler returns the request handler (for tests and embedding).
+func (p *Proxy) Handler() fasthttp.RequestHandler { return p.handle }
+
+func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
+	pool := p.pool.Load()
+	if pool.Before != nil && pool.Before(ctx) {
+		return
+	}
+	start := time.Now()
+	target := -1
+	if pool.Observe != nil {
+		defer func() { pool.Observe(target, ctx.Response.StatusCode(), time.Since(start)) }()
+	}
+	hdr := &ctx.Request.Header
+	if hops := hdr.Peek(HopHeader); len(hops) > 0 && hasHop(hops, p.opt.ID) {
+		p.fail(ctx, fasthttp.StatusLoopDetected, "routing loop: this request already passed through gateway "+p.opt.ID)
+		return
+	}
+	if pool.MaxBodyBytes > 0 && int64(hdr.ContentLength()) > pool.MaxBodyBytes {
+		p.fail(ctx, fasthttp.StatusRequestEntityTooLarge, "request body larger than max_body_bytes ("+strconv.FormatInt(pool.MaxBodyBytes, 10)+")")
+		return
+	}
+	setForwarded(ctx, p.opt.ID)
+	if hdr.ConnectionUpgrade() {
+		target = p.upgrade(ctx, pool)
+		return
+	}
+	dropHopHeaders(hdr)
+	if pool.MaxBodyBytes > 0 && ctx.Request.IsBodyStream() && hdr.ContentLength() < 0 {
+		ctx.Request.SetBodyStream(&limitReader{r: ctx.RequestBodyStream(), n: pool.MaxBodyBytes}, -1)
+	}
+
+	n := len(pool.Targets)
+	clientIP := remoteIP(ctx)
+	var lastErr error
+	tried := uint64(0) // bitmask of tried targets (first 64)
+	for attempt := 0; attempt < n; attempt++ {
+		idx := pool.Selector.Select(pool.cands, clientIP)
+		if idx >= 0 && idx < 64 && tried&(1<<idx) != 0 {
+			idx = nextUntried(pool, tried)
+		}
+		if idx < 0 && attempt == 0 {
+			// Nothing is in rotation (all in backoff or taken out by
+			// passive health): try one anyway, as nginx does, so the client
+			// gets that backend's real error or a recovered backend.
+			idx = lastResort(pool)
+		}
+		if idx < 0 {
+			break
+		}
+		if idx < 64 {
+			tried |= 1 << idx
+		}
+		target = idx
+		t := pool.Targets[idx]
+		if t.Internal != nil {
+			t.Internal(ctx)
+			return
+		}
+		b := t.Backend
+		if err := b.Acquire(ctx); err != nil {
+			lastErr = err
+			if n > 1 && retryableAcquire(err) {
+				continue
+			}
+			p.acquireFailed(ctx, err)
+			return
+		}
+		sent, err := p.forward(ctx, pool, t)
+		if err == nil {
+			b.Succeed()
+			return
+		}
+		b.Fail()
+		lastErr = err
+		if sent && !(isIdempotent(ctx) && !ctx.Request.IsBodyStream()) {
+			break
+		}
+		p.log.Debug("retrying on another backend", logging.KeyBackend, b.Name(), logging.KeyErr, err)
+	}
+	if lastErr == nil {
+		p.fail(ctx, fasthttp.StatusServiceUnavailable, "no backend available for route "+p.opt.Name)
+		return
+	}
+	if errors.Is(lastErr, backend.ErrStartTimeout) || errors.Is(lastErr, backend.ErrExited) ||
+		errors.Is(lastErr, backend.ErrBackoff) || errors.Is(lastErr, backend.ErrLaunch) ||
+		errors.Is(lastErr, backend.ErrQueueFull) || errors.Is(lastErr, backend.ErrStopped) {
+		p.acquireFailed(ctx, lastErr)
+		return
+	}
+	if errors.Is(lastErr, fasthttp.ErrTimeout) {
+		p.fail(ctx, fasthttp.StatusGatewayTimeout, "backend did not answer within request_timeout")
+		return
+	}
+	if errors.Is(lastErr, errBodyTooLarge) {
+		p.fail(ctx, fasthttp.StatusRequestEntityTooLarge, "request body larger than max_body_bytes")
+		return
+	}
+	p.fail(ctx, fasthttp.StatusBadGateway, "backend error: "+lastErr.Error())
+}
+
+func nextUntried(pool *Pool, tried uint64) int {
+	for i, t := range pool.Targets {
+		if i < 64 && tried&(1<<i) == 0 && t.Available() {
+			return i
+		}
+	}
+	return -1
+}
+
+func lastResort(pool *Pool) int {
+	for i, t := range pool.Targets {
+		if t.Backend == nil || t.Backend.State() != backend.Stopped {
+			return i
+		}
+	}
+	return -1
+}
+
+// retryableAcquire: the backend could not take the request and nothing was
+// sent, so another backend may.
+func retryableAcquire(err error) bool {
+	return errors.Is(err, backend.ErrBackoff) || errors.Is(err, backend.ErrExited) ||
+		errors.Is(err, backend.ErrLaunch) || errors.Is(err, backend.ErrQueueFull) ||
+		errors.Is(err, backend.ErrStopped) || errors.Is(err, backend.ErrStartTimeout)
+}
+
+func (p *Proxy) acquireFailed(ctx *fasthttp.RequestCtx, err error) {
+	code := fasthttp.StatusBadGateway
+	switch {
+	case errors.Is(err, backend.ErrBackoff):
+		// The backend failed its last start (crash, timeout): 502 at once,
+		// whatever the cause, until the backoff lets a new start happen.
+	case errors.Is(err, backend.ErrStartTimeout):
+		code = fasthttp.StatusGatewayTimeout
+	case errors.Is(err, backend.ErrQueueFull), errors.Is(err, backend.ErrStopped):
+		code = fasthttp.StatusServiceUnavailable
+	}
+	p.fail(ctx, code, err.Error())
+}
+
+// forward sends the request to t and streams the response back. sent
+// reports whether any byte may have reached the backend.
+func (p *Proxy) forward(ctx *fasthttp.RequestCtx, pool *Pool, t *Target) (sent bool, err error) {
+	resp := fasthttp.AcquireResponse()
+	if pool.RequestTimeout > 0 {
+		err = t.hc.DoTimeout(&ctx.Request, resp, pool.RequestTimeout)
+	} else {
+		err = t.hc.Do(&ctx.Request, resp)
+	}
+	if err != nil {
+		fasthttp.ReleaseResponse(resp)
+		t.Backend.Release()
+		return !isDialError(err), err
+	}
+	// Headers: copy, minus hop-by-hop ones; the body streams and the
+	// backend stays in use until it has been written out.
+	resp.Header.CopyTo(&ctx.Response.Header)
+	ctx.Response.Header.ResetConnectionClose()
+	ctx.Response.Header.Del("Keep-Alive")
+	ctx.Response.Header.Del("Proxy-Connection")
+	if ctx.IsHead() || resp.Header.ContentLength() == 0 && !resp.IsBodyStream() {
+		resp.CloseBodyStream()
+		fasthttp.ReleaseResponse(resp)
+		t.Backend.Release()
+		if ctx.IsHead() {
+			ctx.Response.SkipBody = true
+		}
+		return true, nil
+	}
+	cl := resp.Header.ContentLength()
+	if cl == -2 { // identity body until close: re-framed as chunked
+		cl = -1
+	}
+	ctx.Response.SetBodyStream(&bodyRelease{r: resp.BodyStream(), resp: resp, b: t.Backend}, cl)
+	return true, nil
+}
+
+// bodyRelease streams a backend response body and, once the server has
+// written it (or given up), returns the connection to the pool and
+// releases the backend.
+type bodyRelease struct {
+	r    io.Reader
+	resp *fasthttp.Response
+	b    *backend.Backend
+	once sync.Once
+}
+
+func (r *bodyRelease) Read(p []byte) (int, error) {
+	if r.r == nil {
+		return 0, io.EOF
+	}
+	return r.r.Read(p)
+}
+
+func (r *bodyRelease) Close() error { return r.CloseWithError(nil) }
+
+func (r *bodyRelease) CloseWithError(err error) error {
+	r.once.Do(func() {
+		if rc, ok := r.r.(fasthttp.ReadCloserWithError); ok {
+			rc.CloseWithError(err)
+		}
+		fasthttp.ReleaseResponse(r.resp)
+		r.b.Release()
+	})
+	return nil
+}
+
+func isDialError(err error) bool {
+	if errors.Is(err, fasthttp.ErrDialTimeout) || errors.Is(err, fasthttp.ErrNoFreeConns) {
+		return true
+	}
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
+}
+
+func isIdempotent(ctx *fasthttp.RequestCtx) bool {
+	switch string(ctx.Method()) {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return false
+}
+
+func (p *Proxy) fail(ctx *fasthttp.RequestCtx, code int, msg string) {
+	ctx.Response.Reset()
+	ctx.SetStatusCode(code)
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBodyString("warren gateway: " + msg + "\n")
+}
+
+func hasHop(hops []byte, id string) bool {
+	for len(hops) > 0 {
+		var part []byte
+		if i := bytes.IndexByte(hops, ','); i >= 0 {
+			part, hops = hops[:i], hops[i+1:]
+		} else {
+			part, hops = hops, nil
+		}
+		if string(bytes.TrimSpace(part)) == id {
+			return true
+		}
+	}
+	return false
+}
+
+func remoteIP(ctx *fasthttp.RequestCtx) string {
+	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	return ctx.RemoteAddr().String()
+}
+
+var hopHeaders = []string{"Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "TE", "Trailer", "Upgrade"}
+
+func dropHopHeaders(h *fasthttp.RequestHeader) {
+	// Headers named in Connection are hop-by-hop too.
+	if c := h.Peek("Connection"); len(c) > 0 {
+		for _, f := range bytes.Split(c, []byte{','}) {
+			if f = bytes.TrimSpace(f); len(f) > 0 && !bytes.EqualFold(f, []byte("close")) && !bytes.EqualFold(f, []byte("keep-alive")) {
+				h.DelBytes(f)
+			}
+		}
+	}
+	for _, k := range hopHeaders {
+		h.Del(k)
+	}
+	h.ResetConnectionClose()
+}
+
+// setForwarded sets X-Forwarded-*, Forwarded and the hop header.
+func setForwarded(ctx *fasthttp.RequestCtx, id string) {
+	h := &ctx.Request.Header
+	ip := remoteIP(ctx)
+	if prior := h.Peek("X-Forwarded-For"); len(prior) > 0 {
+		h.Set("X-Forwarded-For", string(prior)+", "+ip)
+	} else {
+		h.Set("X-Forwarded-For", ip)
+	}
+	proto := "http"
+	if ctx.IsTLS() {
+		proto = "https"
+	}
+	h.Set("X-Forwarded-Proto", proto)
+	host := string(h.Host())
+	if host != "" {
+		h.Set("X-Forwarded-Host", host)
+	}
+	forIP := ip
+	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok && a.IP.To4() == nil {
+		forIP = `"[` + ip + `]"`
+	}
+	fwd := "for=" + forIP + ";proto=" + proto
+	if host != "" {
+		fwd += ";host=" + strconv.Quote(host)
+	}
+	if prior := h.Peek("Forwarded"); len(prior) > 0 {
+		fwd = string(prior) + ", " + fwd
+	}
+	h.Set("Forwarded", fwd)
+	if prior := h.Peek(HopHeader); len(prior) > 0 {
+		h.Set(HopHeader, string(prior)+","+id)
+	} else {
+		h.Set(HopHeader, id)
+	}
+}
+
+var errBodyTooLarge = errors.New("request body larger than max_body_bytes")
+
+// limitReader fails a streamed (chunked) body beyond n bytes.
+type limitReader struct {
+	r io.Reader
+	n int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	if l.n < 0 {
+		return n, errBodyTooLarge
+	}
+	return n, err
+}
+
+// upgrade turns the connection into a byte pipe to a backend (WebSocket
+// and any other Upgrade). The backend answers the handshake itself.
+func (p *Proxy) upgrade(ctx *fasthttp.RequestCtx, pool *Pool) int {
+	idx := pool.Selector.Select(pool.cands, remoteIP(ctx))
+	if idx < 0 {
+		p.fail(ctx, fasthttp.StatusServiceUnavailable, "no backend available for route "+p.opt.Name)
+		return idx
+	}
+	t := pool.Targets[idx]
+	if t.Internal != nil {
+		t.Internal(ctx)
+		return idx
+	}
+	b := t.Backend
+	if err := b.Acquire(ctx); err != nil {
+		p.acquireFailed(ctx, err)
+		return idx
+	}
+	// Serialize the request now: ctx is recycled once the handler returns.
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	if err := ctx.Request.Write(w); err != nil {
+		b.Release()
+		p.fail(ctx, fasthttp.StatusBadRequest, "cannot forward upgrade request: "+err.Error())
+		return idx
+	}
+	w.Flush()
+	head := buf.Bytes()
+	addr := b.Addr()
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(c net.Conn) {
+		defer b.Release()
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return
+		}
+		p.conns[c] = struct{}{}
+		p.wg.Add(1)
+		p.mu.Unlock()
+		defer func() {
+			p.mu.Lock()
+			delete(p.conns, c)
+			p.mu.Unlock()
+			p.wg.Done()
+		}()
+		p.pipeUpgrade(c, addr, head, b)
+	})
+	ctx.SetStatusCode(fasthttp.StatusSwitchingProtocols) // for Observe only: no response is written
+	return idx
+}
+
+func (p *Proxy) pipeUpgrade(client net.Conn, addr string, head []byte, b *backend.Backend) {
+	client.SetDeadline(time.Time{})
+	up, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		b.Fail()
+		io.WriteString(client, "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 40\r\n\r\nwarren gateway: backend not reachable.\r\n")
+		return
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		up.Close()
+		return
+	}
+	p.conns[up] = struct{}{}
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.conns, up)
+		p.mu.Unlock()
+		up.Close()
+	}()
+	if _, err := up.Write(head); err != nil {
+		return
+	}
+	b.Succeed()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		io.Copy(up, client)
+		closeWrite(up)
+	}()
+	io.Copy(client, up)
+	closeWrite(client)
+	// The client may still be sending; once the backend has finished, give
+	// the other direction a moment, then tear both down.
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		client.Close()
+		up.Close()
+		<-done
+	}
+}
+
+func closeWrite(c net.Conn) {
+	type cw interface{ CloseWrite() error }
+	if x, ok := c.(cw); ok {
+		x.CloseWrite()
+		return
+	}
+	c.Close()
+}
+
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Debug(fmt.Sprintf(format, args...))
+}
