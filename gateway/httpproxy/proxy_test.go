@@ -227,7 +227,8 @@ func TestProxySSEStreams(t *testing.T) {
 	u := startUpstream(t, "a")
 	p := New(Options{ID: "gw", Name: "sse"}, &Pool{Targets: []*Target{fixed(t, "a", u.addr)}})
 	addr := serve(t, p)
-	resp, err := client().Get("http://" + addr + "/sse?id=t1")
+	id := fmt.Sprint(time.Now().UnixNano())
+	resp, err := client().Get("http://" + addr + "/sse?id=" + id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +242,7 @@ func TestProxySSEStreams(t *testing.T) {
 		t.Fatalf("first event %q %v", line, err)
 	}
 	// Event 0 arrived while the backend is still holding the stream open.
-	close(sseGate(&http.Request{URL: mustURL("/sse?id=t1")}))
+	close(sseGate(&http.Request{URL: mustURL("/sse?id=" + id)}))
 	rest, _ := io.ReadAll(r)
 	if string(rest) != "\ndata: 1\n\ndata: 2\n\n" {
 		t.Fatalf("rest %q", rest)
