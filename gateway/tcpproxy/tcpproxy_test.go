@@ -1,0 +1,292 @@
+package tcpproxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/warren-mesh/warren/internal/testutil"
+)
+
+// listen starts a loopback listener whose connections are handled by h; the
+// test's cleanup closes it and waits for every handler.
+func listen(t testing.TB, h func(net.Conn)) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				h(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	return l
+}
+
+func dialer(addr string) func(ctx context.Context) (net.Conn, error) {
+	return func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addr)
+	}
+}
+
+// proxy starts a listener that pipes every connection to backend with p and
+// sends each Pipe result on the returned channel.
+func proxy(t testing.TB, ctx context.Context, p *Piper, backend string) (net.Listener, <-chan error) {
+	t.Helper()
+	res := make(chan error, 16)
+	l := listen(t, func(c net.Conn) { res <- p.Pipe(ctx, c, dialer(backend)) })
+	return l, res
+}
+
+func TestHalfCloseClientFirst(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	// The backend reads to EOF (the client's half-close), then answers with
+	// what it counted: only works if CloseWrite is passed through.
+	be := listen(t, func(c net.Conn) {
+		n, _ := io.Copy(io.Discard, c)
+		fmt.Fprintf(c, "got %d bytes", n)
+	})
+	pl, res := proxy(t, context.Background(), &Piper{}, be.Addr().String())
+	c, err := net.Dial("tcp", pl.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	payload := bytes.Repeat([]byte("x"), 100000)
+	if _, err := c.Write(payload); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(reply) != "got 100000 bytes" {
+		t.Fatalf("reply %q", reply)
+	}
+	if err := <-res; err != nil {
+		t.Fatalf("Pipe = %v", err)
+	}
+}
+
+func TestHalfCloseBackendFirst(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	// The backend greets and shuts its write side, then still reads what the
+	// client sends and echoes the count on a side channel.
+	counted := make(chan int64, 1)
+	be := listen(t, func(c net.Conn) {
+		io.WriteString(c, "hello")
+		c.(*net.TCPConn).CloseWrite()
+		n, _ := io.Copy(io.Discard, c)
+		counted <- n
+	})
+	pl, res := proxy(t, context.Background(), &Piper{}, be.Addr().String())
+	c, err := net.Dial("tcp", pl.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	greet, err := io.ReadAll(c) // EOF arrives while our write side is open
+	if err != nil || string(greet) != "hello" {
+		t.Fatalf("greeting %q %v", greet, err)
+	}
+	if _, err := c.Write([]byte("still talking")); err != nil {
+		t.Fatal(err)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	if n := <-counted; n != int64(len("still talking")) {
+		t.Fatalf("backend read %d bytes after its half-close", n)
+	}
+	if err := <-res; err != nil {
+		t.Fatalf("Pipe = %v", err)
+	}
+}
+
+func TestIdleTimeoutClosesBoth(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	backendClosed := make(chan struct{})
+	be := listen(t, func(c net.Conn) {
+		io.Copy(io.Discard, c) // returns when the proxy closes us
+		close(backendClosed)
+	})
+	pl, res := proxy(t, context.Background(), &Piper{IdleTimeout: 50 * time.Millisecond}, be.Addr().String())
+	c, err := net.Dial("tcp", pl.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("one"))
+	if _, err := io.ReadAll(c); err != nil {
+		t.Fatalf("client read: %v", err)
+	}
+	<-backendClosed
+	if err := <-res; !errors.Is(err, ErrIdle) {
+		t.Fatalf("Pipe = %v, want ErrIdle", err)
+	}
+}
+
+func TestBusyStreamIsNotIdle(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	// The backend sends one byte every 10ms for a while: more than the idle
+	// timeout in total, never idle that long.
+	be := listen(t, func(c net.Conn) {
+		for range 30 {
+			if _, err := c.Write([]byte{'.'}); err != nil {
+				return
+			}
+			time.Sleep(10 * time.Millisecond) // the test's subject: a slow, steady stream
+		}
+	})
+	pl, res := proxy(t, context.Background(), &Piper{IdleTimeout: 150 * time.Millisecond}, be.Addr().String())
+	c, err := net.Dial("tcp", pl.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got, err := io.ReadAll(c)
+	if err != nil || len(got) != 30 {
+		t.Fatalf("read %d bytes, %v", len(got), err)
+	}
+	c.Close()
+	if err := <-res; err != nil {
+		t.Fatalf("Pipe = %v", err)
+	}
+}
+
+func TestContextCancelClosesBoth(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	accepted := make(chan struct{})
+	be := listen(t, func(c net.Conn) {
+		close(accepted)
+		io.Copy(io.Discard, c)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	pl, res := proxy(t, ctx, &Piper{}, be.Addr().String())
+	c, err := net.Dial("tcp", pl.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	<-accepted
+	cancel()
+	if _, err := io.ReadAll(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-res; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Pipe = %v, want context.Canceled", err)
+	}
+}
+
+func TestDialFailureClosesClient(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	dead := listen(t, func(net.Conn) {})
+	addr := dead.Addr().String()
+	dead.Close() // nothing listens there now
+	pl, res := proxy(t, context.Background(), &Piper{}, addr)
+	c, err := net.Dial("tcp", pl.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if b, err := io.ReadAll(c); err != nil || len(b) != 0 {
+		t.Fatalf("client got %q %v, want a clean close", b, err)
+	}
+	if err := <-res; err == nil {
+		t.Fatal("Pipe succeeded without a backend")
+	}
+}
+
+// sink accepts one connection at a time and counts what it receives.
+func sinkServer(b *testing.B) (net.Listener, <-chan int64) {
+	got := make(chan int64, 4)
+	l := listen(b, func(c net.Conn) {
+		buf := make([]byte, 1<<20) // large reads: the sink should cost little CPU
+		var n int64
+		for {
+			k, err := c.Read(buf)
+			n += int64(k)
+			if err != nil {
+				break
+			}
+		}
+		got <- n
+	})
+	return l, got
+}
+
+func send(b *testing.B, addr string, size int64) time.Duration {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	start := time.Now()
+	for left := size; left > 0; {
+		n := min(left, int64(len(buf)))
+		if _, err := c.Write(buf[:n]); err != nil {
+			b.Fatal(err)
+		}
+		left -= n
+	}
+	c.(*net.TCPConn).CloseWrite()
+	io.Copy(io.Discard, c) // wait for the far end to finish
+	d := time.Since(start)
+	c.Close()
+	return d
+}
+
+// BenchmarkPipe1GiB sends 1 GiB straight to a sink and through the pipe,
+// alternating, and reports both throughputs and their ratio (goal ≥ 0.95).
+//
+//	go test -run '^$' -bench Pipe1GiB -benchtime 3x ./gateway/tcpproxy
+func BenchmarkPipe1GiB(b *testing.B) {
+	const size = 1 << 30
+	sink, got := sinkServer(b)
+	pl, res := proxy(b, context.Background(), &Piper{IdleTimeout: time.Minute}, sink.Addr().String())
+	var direct, piped time.Duration
+	b.SetBytes(size)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		direct += send(b, sink.Addr().String(), size)
+		if n := <-got; n != size {
+			b.Fatalf("direct: sink got %d", n)
+		}
+		piped += send(b, pl.Addr().String(), size)
+		if n := <-got; n != size {
+			b.Fatalf("piped: sink got %d", n)
+		}
+		if err := <-res; err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	mbps := func(d time.Duration) float64 { return float64(size) * float64(b.N) / d.Seconds() / (1 << 20) }
+	ratio := direct.Seconds() / piped.Seconds()
+	b.ReportMetric(mbps(direct), "direct-MiB/s")
+	b.ReportMetric(mbps(piped), "piped-MiB/s")
+	b.ReportMetric(ratio, "ratio")
+	b.Logf("1 GiB x %d: direct %.0f MiB/s, through tcpproxy %.0f MiB/s, ratio %.3f (goal >= 0.95)", b.N, mbps(direct), mbps(piped), ratio)
+}
