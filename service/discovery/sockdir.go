@@ -1,0 +1,233 @@
+package discovery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// SocketDir is the OS scope's registry: a directory (mode 0700) holding, per
+// service, DIR/PUBLISHER/SERVICE.sock (the unix socket, mode 0600) and
+// DIR/PUBLISHER/SERVICE.lock, a lock file the provider holds with flock(2)
+// for as long as it lives.
+//
+// The kernel drops a flock when its holder dies, however it dies, so a
+// crashed provider never blocks the next one: Register takes the lock,
+// removes the stale socket and hands out its path. The lock file holds the
+// provider's record in JSON so that a refused Register can name the holder
+// and List can show provider IDs.
+type SocketDir struct {
+	Dir string
+}
+
+// NewSocketDir returns the registry rooted at dir.
+func NewSocketDir(dir string) *SocketDir { return &SocketDir{Dir: dir} }
+
+// DefaultSocketDir is $XDG_RUNTIME_DIR/warren, else /tmp/warren-$UID.
+func DefaultSocketDir() string {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "warren")
+	}
+	return filepath.Join(os.TempDir(), "warren-"+strconv.Itoa(os.Getuid()))
+}
+
+// EnsureDir creates dir with mode 0700 if needed and checks that it is a
+// directory owned by the current user that nobody else may enter.
+func EnsureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("discovery: socket dir: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return fmt.Errorf("discovery: socket dir: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("discovery: socket dir %s: not a directory", dir)
+	}
+	if int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("discovery: socket dir %s: owned by uid %d, not %d", dir, st.Uid, os.Getuid())
+	}
+	if st.Mode&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("discovery: socket dir %s: mode %o: %w", dir, st.Mode&0o777, err)
+		}
+	}
+	return nil
+}
+
+type holderInfo struct {
+	Publisher  string `json:"publisher"`
+	Service    string `json:"service"`
+	ProviderID string `json:"provider"`
+	PID        int    `json:"pid"`
+}
+
+type sockReg struct {
+	f        *os.File
+	rec      Record
+	lockPath string
+}
+
+func (r *sockReg) Record() Record { return r.rec }
+
+// Close removes the socket and the lock file, then drops the lock.
+func (r *sockReg) Close() error {
+	if r.f == nil {
+		return nil
+	}
+	err1 := os.Remove(r.rec.Addr)
+	if errors.Is(err1, fs.ErrNotExist) {
+		err1 = nil
+	}
+	err2 := os.Remove(r.lockPath)
+	if errors.Is(err2, fs.ErrNotExist) {
+		err2 = nil
+	}
+	err3 := r.f.Close()
+	r.f = nil
+	return errors.Join(err1, err2, err3)
+}
+
+func (d *SocketDir) paths(publisher, service string) (sock, lock string) {
+	base := filepath.Join(d.Dir, publisher, service)
+	return base + ".sock", base + ".lock"
+}
+
+// Register implements Registry.
+func (d *SocketDir) Register(_ context.Context, rec Record) (Registration, error) {
+	if err := EnsureDir(d.Dir); err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(filepath.Join(d.Dir, rec.Publisher), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("discovery: register %s: %w", rec.Name(), err)
+	}
+	sock, lock := d.paths(rec.Publisher, rec.Service)
+	// sun_path holds 108 bytes including the terminating NUL.
+	if len(sock) > 107 {
+		return nil, fmt.Errorf("discovery: register %s: socket path %s is %d bytes, longer than the 107 a unix socket allows; use a shorter socket dir", rec.Name(), sock, len(sock))
+	}
+	for range 10 {
+		f, err := os.OpenFile(lock, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("discovery: register %s: %w", rec.Name(), err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				h, _ := readHolder(lock)
+				return nil, &TakenError{Name: rec.Name(), Holder: h}
+			}
+			return nil, fmt.Errorf("discovery: register %s: lock: %w", rec.Name(), err)
+		}
+		// The previous holder may have removed the file between our open and
+		// our flock; then we locked an orphan inode. Check and retry.
+		var a, b unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &a) != nil || unix.Stat(lock, &b) != nil || a.Ino != b.Ino || a.Dev != b.Dev {
+			f.Close()
+			continue
+		}
+		// We hold the name. Whatever socket is there is stale.
+		if err := os.Remove(sock); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			f.Close()
+			return nil, fmt.Errorf("discovery: register %s: remove stale socket: %w", rec.Name(), err)
+		}
+		if rec.PID == 0 {
+			rec.PID = os.Getpid()
+		}
+		rec.Addr = sock
+		data, _ := json.Marshal(holderInfo{Publisher: rec.Publisher, Service: rec.Service, ProviderID: rec.ProviderID, PID: rec.PID})
+		if err := f.Truncate(0); err == nil {
+			_, err = f.WriteAt(data, 0)
+		}
+		return &sockReg{f: f, rec: rec, lockPath: lock}, nil
+	}
+	return nil, fmt.Errorf("discovery: register %s: lock file keeps changing", rec.Name())
+}
+
+func readHolder(lockPath string) (Record, error) {
+	data, err := os.ReadFile(lockPath)
+	if err != nil {
+		return Record{}, err
+	}
+	var h holderInfo
+	if err := json.Unmarshal(data, &h); err != nil {
+		return Record{}, err
+	}
+	return Record{Publisher: h.Publisher, Service: h.Service, ProviderID: h.ProviderID, PID: h.PID}, nil
+}
+
+// alive reports whether pid names a running process (EPERM: it exists).
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+func (d *SocketDir) lookup(publisher, service string) (Record, bool) {
+	sock, lock := d.paths(publisher, service)
+	if _, err := os.Stat(sock); err != nil {
+		return Record{}, false
+	}
+	rec, err := readHolder(lock)
+	if err != nil {
+		// Being written right now, or foreign; let the dial decide.
+		rec = Record{}
+	} else if !alive(rec.PID) {
+		return Record{}, false
+	}
+	rec.Publisher, rec.Service, rec.Addr = publisher, service, sock
+	return rec, true
+}
+
+// Lookup implements Registry. A record whose holder process is gone is
+// skipped; a socket nobody accepts on fails at dial time.
+func (d *SocketDir) Lookup(_ context.Context, publisher, service string) ([]Record, error) {
+	if rec, ok := d.lookup(publisher, service); ok {
+		return []Record{rec}, nil
+	}
+	return nil, nil
+}
+
+// List implements Registry.
+func (d *SocketDir) List(_ context.Context, pattern string) ([]Record, error) {
+	pubs, err := os.ReadDir(d.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("discovery: list: %w", err)
+	}
+	var out []Record
+	for _, p := range pubs {
+		if !p.IsDir() {
+			continue
+		}
+		ents, err := os.ReadDir(filepath.Join(d.Dir, p.Name()))
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			svc, ok := strings.CutSuffix(e.Name(), ".sock")
+			if !ok || !Match(pattern, p.Name(), svc) {
+				continue
+			}
+			if rec, ok := d.lookup(p.Name(), svc); ok {
+				out = append(out, rec)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out, nil
+}

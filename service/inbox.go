@@ -1,0 +1,83 @@
+package service
+
+import (
+	"context"
+	"sync"
+)
+
+// item is one inbound value, or an error, on a stream.
+type item struct {
+	v   any
+	err error
+}
+
+// inbox is a stream's unbounded FIFO of inbound items. Unbounded so that one
+// slow reader never stalls a connection's other streams.
+type inbox struct {
+	mu     sync.Mutex
+	buf    []item
+	head   int
+	err    error // set by close; returned once buf is drained
+	signal chan struct{}
+}
+
+func (q *inbox) init() { q.signal = make(chan struct{}, 1) }
+
+func (q *inbox) push(it item) bool {
+	q.mu.Lock()
+	if q.err != nil {
+		q.mu.Unlock()
+		return false
+	}
+	if q.head > 0 && (q.head == len(q.buf) || q.head > 1024 && q.head*2 > len(q.buf)) {
+		n := copy(q.buf, q.buf[q.head:])
+		clear(q.buf[n:])
+		q.buf, q.head = q.buf[:n], 0
+	}
+	q.buf = append(q.buf, it)
+	q.mu.Unlock()
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (q *inbox) pop(ctx context.Context) (item, error) {
+	for {
+		q.mu.Lock()
+		if q.head < len(q.buf) {
+			it := q.buf[q.head]
+			q.buf[q.head] = item{}
+			q.head++
+			if q.head == len(q.buf) {
+				q.buf, q.head = q.buf[:0], 0
+			}
+			q.mu.Unlock()
+			return it, nil
+		}
+		if err := q.err; err != nil {
+			q.mu.Unlock()
+			return item{}, err
+		}
+		q.mu.Unlock()
+		select {
+		case <-q.signal:
+		case <-ctx.Done():
+			return item{}, ctx.Err()
+		}
+	}
+}
+
+// close makes pop return err once the queued items are drained.
+func (q *inbox) close(err error) {
+	q.mu.Lock()
+	if q.err == nil {
+		q.err = err
+	}
+	q.mu.Unlock()
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+}

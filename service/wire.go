@@ -1,0 +1,418 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/warren-mesh/warren/internal/logging"
+	"github.com/warren-mesh/warren/service/codec"
+)
+
+// maxPending is how many encoded bytes may wait for the socket before
+// senders block.
+const maxPending = 4 << 20
+
+// wireConn runs the frame protocol over one byte-stream connection, on the
+// client (svc == nil) or the server.
+//
+// Writes are batched without a hand-off on the quiet path: a sender appends
+// its frame to the pending buffer under wmu; if nobody is writing it
+// becomes the flusher and writes the buffer itself; frames that arrive
+// meanwhile accumulate and are written in one write(2) by the writer
+// goroutine, which takes over the flusher role when the inline write ends
+// with more pending. So a sequential caller pays no goroutine switch and a
+// busy connection pays one syscall per batch.
+//
+// Lock order: smu and wmu are never held together; Stream.mu is a leaf.
+type wireConn struct {
+	nc       net.Conn
+	log      *slog.Logger
+	maxFrame int
+	svc      *service // server side; nil on the client
+	credOK   bool
+	cred     PeerCred
+	ctx      context.Context // canceled when the connection closes
+	cancel   context.CancelFunc
+
+	wmu         sync.Mutex
+	wcond       sync.Cond
+	pend, spare *bytes.Buffer
+	flushing    bool
+	werr        error
+	wakeW       chan struct{}
+
+	smu     sync.Mutex
+	streams map[uint32]*Stream
+	nextID  uint32
+	free    []*Stream // client: idle streams for Conn.SendRecv
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	err       error // why it closed; read after closed is closed
+	wg        sync.WaitGroup
+	onClose   func(*wireConn)
+}
+
+func newWireConn(nc net.Conn, log *slog.Logger, maxFrame int, svc *service) *wireConn {
+	if maxFrame <= 0 {
+		maxFrame = codec.DefaultMaxFrame
+	}
+	w := &wireConn{
+		nc: nc, log: log, maxFrame: maxFrame, svc: svc,
+		pend: new(bytes.Buffer), spare: new(bytes.Buffer),
+		wakeW: make(chan struct{}, 1), streams: make(map[uint32]*Stream),
+		closed: make(chan struct{}),
+	}
+	w.wcond.L = &w.wmu
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	return w
+}
+
+// start runs the reader and writer goroutines; wait waits for them.
+func (w *wireConn) start() {
+	w.wg.Add(2)
+	go func() { defer w.wg.Done(); w.writeLoop() }()
+	go func() { defer w.wg.Done(); w.readLoop() }()
+}
+
+func (w *wireConn) wait() { w.wg.Wait() }
+
+// close shuts the connection down with err as the reason; every stream's
+// pending and future Recv returns it.
+func (w *wireConn) close(err error) {
+	w.closeOnce.Do(func() {
+		w.err = err
+		close(w.closed)
+		w.nc.Close()
+		w.cancel()
+		w.wmu.Lock()
+		if w.werr == nil {
+			w.werr = err
+		}
+		w.wcond.Broadcast()
+		w.wmu.Unlock()
+		w.smu.Lock()
+		streams := w.streams
+		w.streams = map[uint32]*Stream{}
+		w.free = nil
+		w.smu.Unlock()
+		for _, s := range streams {
+			s.connClosed(err)
+		}
+		if w.onClose != nil {
+			w.onClose(w)
+		}
+	})
+}
+
+func (w *wireConn) closeErr() error {
+	select {
+	case <-w.closed:
+		return w.err
+	default:
+		return nil
+	}
+}
+
+// ---- writing ----
+
+func (w *wireConn) sendValue(ctx context.Context, id uint32, v any) error {
+	if e, ok := v.(error); ok {
+		return w.writeFrame(ctx, id, codec.KindErr, "", toErrRecord(e))
+	}
+	ti := lookupType(reflect.TypeOf(v))
+	if ti == nil {
+		err := fmt.Errorf("service: send %T: %w (call service.RegisterType)", v, ErrNotRegistered)
+		if w.svc != nil {
+			// Tell the client rather than leave it waiting.
+			_ = w.writeFrame(ctx, id, codec.KindErr, "", toErrRecord(err))
+		}
+		return err
+	}
+	return w.writeFrame(ctx, id, codec.KindMsg, ti.name, v)
+}
+
+func (w *wireConn) sendClose(id uint32) error {
+	return w.writeFrame(context.Background(), id, codec.KindClose, "", nil)
+}
+
+func (w *wireConn) writeFrame(ctx context.Context, id uint32, kind codec.Kind, typ string, payload any) error {
+	w.wmu.Lock()
+	for w.werr == nil && w.pend.Len() >= maxPending {
+		if ctx.Err() != nil {
+			w.wmu.Unlock()
+			return fmt.Errorf("service: send: %w", ctx.Err())
+		}
+		w.wcond.Wait()
+	}
+	if w.werr != nil {
+		err := w.werr
+		w.wmu.Unlock()
+		return fmt.Errorf("service: send: %w", err)
+	}
+	start, err := codec.Begin(w.pend, id, kind, typ)
+	if err != nil {
+		w.wmu.Unlock()
+		return fmt.Errorf("service: send: %w", err)
+	}
+	if payload != nil {
+		if err := encMode.MarshalToBuffer(payload, w.pend); err != nil {
+			w.pend.Truncate(start)
+			w.wmu.Unlock()
+			return fmt.Errorf("service: send %s: encode: %w", typ, err)
+		}
+	}
+	if err := codec.End(w.pend, start, w.maxFrame); err != nil {
+		w.wmu.Unlock()
+		return fmt.Errorf("service: send %s: %w", typ, err)
+	}
+	if w.flushing {
+		w.wmu.Unlock()
+		return nil
+	}
+	// Become the flusher: write inline, hand the rest to the writer.
+	w.flushing = true
+	buf := w.pend
+	w.pend = w.spare
+	w.wmu.Unlock()
+	_, werr := w.nc.Write(buf.Bytes())
+	buf.Reset()
+	w.wmu.Lock()
+	w.spare = buf
+	if werr != nil {
+		w.flushing = false
+		w.wcond.Broadcast()
+		w.wmu.Unlock()
+		w.close(fmt.Errorf("%w: write: %v", ErrClosed, werr))
+		return nil
+	}
+	if w.pend.Len() > 0 && w.werr == nil {
+		select {
+		case w.wakeW <- struct{}{}:
+		default:
+		}
+	} else {
+		w.flushing = false
+	}
+	w.wcond.Broadcast()
+	w.wmu.Unlock()
+	return nil
+}
+
+// writeLoop takes over flushing when an inline writer leaves frames behind.
+func (w *wireConn) writeLoop() {
+	for {
+		select {
+		case <-w.wakeW:
+		case <-w.closed:
+			return
+		}
+		w.wmu.Lock()
+		for w.pend.Len() > 0 && w.werr == nil {
+			buf := w.pend
+			w.pend = w.spare
+			w.wmu.Unlock()
+			_, err := w.nc.Write(buf.Bytes())
+			buf.Reset()
+			w.wmu.Lock()
+			w.spare = buf
+			w.wcond.Broadcast()
+			if err != nil {
+				w.flushing = false
+				w.wmu.Unlock()
+				w.close(fmt.Errorf("%w: write: %v", ErrClosed, err))
+				return
+			}
+		}
+		w.flushing = false
+		w.wcond.Broadcast()
+		w.wmu.Unlock()
+	}
+}
+
+// goAway tells the peer why the connection is about to close and waits
+// (at most a second) for that to be written.
+func (w *wireConn) goAway(reason error) {
+	_ = w.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	if err := w.writeFrame(context.Background(), 0, codec.KindGoAway, "", toErrRecord(reason)); err != nil {
+		return
+	}
+	w.wmu.Lock()
+	for w.werr == nil && (w.flushing || w.pend.Len() > 0) {
+		w.wcond.Wait()
+	}
+	w.wmu.Unlock()
+}
+
+// ---- reading ----
+
+func (w *wireConn) readLoop() {
+	r := codec.NewReader(w.nc, w.maxFrame)
+	for {
+		f, err := r.Next()
+		if err == nil {
+			err = w.handle(f)
+		}
+		if err != nil {
+			var fe *codec.FrameError
+			switch {
+			case errors.As(err, &fe):
+				w.log.Warn("service: closing connection: bad frame", logging.KeyReason, err.Error(), logging.KeyPeer, w.peerString())
+				w.goAway(err)
+				w.close(err)
+			case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
+				w.close(ErrClosed)
+			default:
+				w.close(fmt.Errorf("%w: %v", ErrClosed, err))
+			}
+			return
+		}
+	}
+}
+
+func (w *wireConn) peerString() string {
+	if w.credOK {
+		return fmt.Sprintf("pid=%d uid=%d", w.cred.PID, w.cred.UID)
+	}
+	if a := w.nc.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return "?"
+}
+
+func (w *wireConn) handle(f codec.Frame) error {
+	switch f.Kind {
+	case codec.KindMsg:
+		if f.Stream == 0 {
+			return &codec.FrameError{Err: ErrMalformed, Reason: "message on stream 0"}
+		}
+		ti := lookupName(f.Type)
+		if ti == nil {
+			return &codec.FrameError{Err: ErrUnknownType, Reason: fmt.Sprintf("type %q on stream %d", f.Type, f.Stream)}
+		}
+		v, err := decodeValue(ti, f.Payload)
+		if err != nil {
+			return &codec.FrameError{Err: ErrMalformed, Reason: fmt.Sprintf("%s payload: %v", ti.name, err)}
+		}
+		if w.svc != nil {
+			st := w.serverStream(f.Stream)
+			if st == nil {
+				return nil // connection closing
+			}
+			if err := w.svc.deliver(st, v); err != nil {
+				return nil // pool closed: server closing
+			}
+			return nil
+		}
+		if st := w.stream(f.Stream); st != nil {
+			st.in.push(item{v: v})
+		}
+	case codec.KindErr:
+		var rec errRecord
+		if err := decMode.Unmarshal(f.Payload, &rec); err != nil {
+			return &codec.FrameError{Err: ErrMalformed, Reason: fmt.Sprintf("error record: %v", err)}
+		}
+		if st := w.stream(f.Stream); st != nil {
+			st.in.push(item{err: fromErrRecord(rec)})
+		}
+	case codec.KindClose:
+		w.smu.Lock()
+		st := w.streams[f.Stream]
+		delete(w.streams, f.Stream)
+		w.smu.Unlock()
+		if st != nil {
+			st.remoteClosed()
+		}
+	case codec.KindGoAway:
+		var rec errRecord
+		_ = decMode.Unmarshal(f.Payload, &rec)
+		if rec.Msg == "" {
+			rec.Msg = "no reason given"
+		}
+		err := fmt.Errorf("service: %w by peer: %w", ErrClosed, fromErrRecord(rec))
+		w.log.Info("service: peer closed connection", logging.KeyReason, rec.Msg)
+		w.close(err)
+		return io.EOF // stop reading without another goaway
+	}
+	return nil
+}
+
+func (w *wireConn) stream(id uint32) *Stream {
+	w.smu.Lock()
+	st := w.streams[id]
+	w.smu.Unlock()
+	return st
+}
+
+// serverStream returns the server's stream for id, creating it.
+func (w *wireConn) serverStream(id uint32) *Stream {
+	w.smu.Lock()
+	defer w.smu.Unlock()
+	if st, ok := w.streams[id]; ok {
+		return st
+	}
+	if w.closeErr() != nil {
+		return nil
+	}
+	st := &Stream{id: id, server: true, wc: w, svc: w.svc, parent: w.ctx, credOK: w.credOK, cred: w.cred}
+	st.init()
+	w.streams[id] = st
+	return st
+}
+
+// newStream opens a client stream.
+func (w *wireConn) newStream() *Stream {
+	st := &Stream{wc: w}
+	st.init()
+	w.smu.Lock()
+	if err := w.closeErr(); err != nil {
+		w.smu.Unlock()
+		st.connClosed(err)
+		return st
+	}
+	w.nextID++
+	st.id = w.nextID
+	w.streams[st.id] = st
+	w.smu.Unlock()
+	return st
+}
+
+func (w *wireConn) dropStream(st *Stream) {
+	w.smu.Lock()
+	if w.streams[st.id] == st {
+		delete(w.streams, st.id)
+	}
+	w.smu.Unlock()
+}
+
+// getStream and putStream keep idle client streams for Conn.SendRecv.
+func (w *wireConn) getStream() *Stream {
+	w.smu.Lock()
+	if n := len(w.free); n > 0 {
+		st := w.free[n-1]
+		w.free = w.free[:n-1]
+		w.smu.Unlock()
+		return st
+	}
+	w.smu.Unlock()
+	return w.newStream()
+}
+
+func (w *wireConn) putStream(st *Stream) {
+	w.smu.Lock()
+	if w.streams[st.id] == st && len(w.free) < 1024 {
+		w.free = append(w.free, st)
+		w.smu.Unlock()
+		return
+	}
+	w.smu.Unlock()
+	st.Close()
+}
