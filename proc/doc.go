@@ -28,9 +28,11 @@
 // are not registered. The registry is the package's only process-global
 // state, because pids themselves are process-global.
 //
-// In a process that runs a Reaper, every child must be started through
-// proc (Start): a child started with os/exec directly may be reaped by the
-// Reaper before its own Wait sees it, and that Wait then fails with ECHILD.
+// In a process that runs a Reaper, start children through proc (Start).
+// A child started with os/exec directly is safe only thanks to
+// Reaper.MinAge: an unregistered zombie is left alone for that long (1s by
+// default), which its own Wait needs far less than; a Wait called later
+// than that fails with ECHILD.
 //
 // # Limits
 //

@@ -23,7 +23,7 @@ import (
 
 // testReaper runs for the whole test binary: the binary is a subreaper, so
 // grandchildren orphaned by the tests come back to it and must be reaped.
-var testReaper = &Reaper{Interval: 200 * time.Millisecond}
+var testReaper = &Reaper{Interval: 200 * time.Millisecond, MinAge: 100 * time.Millisecond}
 
 func TestMain(m *testing.M) {
 	if os.Getenv("PROC_TEST_HELPER") == "parent" {
@@ -427,5 +427,18 @@ func TestWaitReadyRealProcess(t *testing.T) {
 	err = WaitReady(context.Background(), ReadyCheck{Addr: "127.0.0.1:" + strconv.Itoa(free), Exited: p.Done()})
 	if !errors.Is(err, ErrExited) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestReaperSparesExecChildren(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	// os/exec children are not registered; MinAge leaves them to their own
+	// Wait even while SIGCHLD makes the reaper scan.
+	for i := 0; i < 20; i++ {
+		err := exec.Command("sh", "-c", "exit 3").Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+			t.Fatalf("run %d: %v (the reaper stole the child?)", i, err)
+		}
 	}
 }

@@ -34,7 +34,10 @@ type Spec struct {
 	Dir  string   // working directory; "" = this process's
 
 	// Standard streams; nil means /dev/null. An *os.File is handed to the
-	// child directly; any other value is copied through a pipe.
+	// child directly; any other value is copied through a pipe. Done waits
+	// for Stdout and Stderr to be copied, but not for Stdin: the goroutine
+	// feeding a non-file Stdin ends when Stdin returns EOF or an error, or
+	// at its first write after the process has ended.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 
@@ -84,7 +87,21 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 	cmd := exec.Command(s.Path, s.Args...)
 	cmd.Env = s.Env
 	cmd.Dir = s.Dir
-	cmd.Stdin = s.Stdin
+	// A non-file Stdin is copied by our own goroutine rather than by
+	// os/exec's, so that Done does not wait for a reader that may never
+	// return (an interactive client that types nothing).
+	var stdinR, stdinW *os.File
+	if s.Stdin != nil {
+		if f, ok := s.Stdin.(*os.File); ok {
+			cmd.Stdin = f
+		} else {
+			var err error
+			if stdinR, stdinW, err = os.Pipe(); err != nil {
+				return nil, fmt.Errorf("proc: start %s: stdin pipe: %w", s.Path, err)
+			}
+			cmd.Stdin = stdinR
+		}
+	}
 	cmd.Stdout = s.Stdout
 	cmd.Stderr = s.Stderr
 	cmd.ExtraFiles = s.ExtraFiles
@@ -115,8 +132,22 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 		register(p.pid)
 	}
 	registry.forkLock.RUnlock()
+	if stdinR != nil {
+		stdinR.Close()
+	}
 	if err != nil {
+		if stdinW != nil {
+			stdinW.Close()
+		}
 		return nil, fmt.Errorf("proc: start %s: %w", s.Path, err)
+	}
+	if stdinW != nil {
+		// Ends when Stdin returns EOF or an error, or at the first write
+		// after the process closed its stdin or ended.
+		go func() {
+			io.Copy(stdinW, s.Stdin)
+			stdinW.Close()
+		}()
 	}
 
 	for _, rl := range s.Rlimits {

@@ -35,11 +35,28 @@ func BecomeSubreaper() error {
 type Reaper struct {
 	Log      *slog.Logger
 	Interval time.Duration // slow periodic scan; 0 = 5s
+	// MinAge is how long an unregistered zombie must have been seen before
+	// it is reaped (0 = 1s; negative = at once). A child that other code
+	// started with os/exec is reaped by its own Wait long before that, so
+	// the delay makes the Reaper safe next to such code; orphans wait a
+	// little longer.
+	MinAge time.Duration
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	reaped int
+	seen   map[int]time.Time // zombies first seen at; guarded by registry.forkLock (write)
+}
+
+func (r *Reaper) minAge() time.Duration {
+	switch {
+	case r.MinAge < 0:
+		return 0
+	case r.MinAge == 0:
+		return time.Second
+	}
+	return r.MinAge
 }
 
 // Start begins reaping in a goroutine owned by r, until Close or until ctx
@@ -68,13 +85,19 @@ func (r *Reaper) Start(ctx context.Context) error {
 		defer signal.Stop(sig)
 		t := time.NewTicker(iv)
 		defer t.Stop()
+		var again <-chan time.Time
 		for {
-			r.ReapOnce(log)
+			if _, pending := r.reap(log); pending > 0 {
+				again = time.After(r.minAge() / 2)
+			} else {
+				again = nil
+			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-sig:
 			case <-t.C:
+			case <-again:
 			}
 		}
 	}()
@@ -111,6 +134,13 @@ func (r *Reaper) Reaped() int {
 // many it reaped. Start calls it on its own; it is exported for tests and
 // for callers that drive reaping themselves.
 func (r *Reaper) ReapOnce(log *slog.Logger) int {
+	n, _ := r.reap(log)
+	return n
+}
+
+// reap reaps the unregistered zombie children old enough, and returns how
+// many it reaped and how many it saw but left for later.
+func (r *Reaper) reap(log *slog.Logger) (n, pending int) {
 	if log == nil {
 		log = logging.Discard()
 	}
@@ -119,9 +149,10 @@ func (r *Reaper) ReapOnce(log *slog.Logger) int {
 	kids, err := childPIDs()
 	if err != nil {
 		log.Warn("reaper: list children", logging.KeyErr, err)
-		return 0
+		return 0, 0
 	}
-	n := 0
+	now := time.Now()
+	zombies := map[int]bool{}
 	for _, pid := range kids {
 		if registered(pid) {
 			continue
@@ -130,6 +161,19 @@ func (r *Reaper) ReapOnce(log *slog.Logger) int {
 		if err != nil || st.State != 'Z' {
 			continue
 		}
+		zombies[pid] = true
+		if r.seen == nil {
+			r.seen = map[int]time.Time{}
+		}
+		first, ok := r.seen[pid]
+		if !ok {
+			r.seen[pid], first = now, now
+		}
+		if now.Sub(first) < r.minAge() {
+			pending++
+			continue
+		}
+		delete(r.seen, pid)
 		var ws syscall.WaitStatus
 		got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
 		if err != nil || got != pid {
@@ -138,10 +182,15 @@ func (r *Reaper) ReapOnce(log *slog.Logger) int {
 		n++
 		log.Debug("reaped orphan", logging.KeyPID, pid, "status", int(ws))
 	}
+	for pid := range r.seen {
+		if !zombies[pid] {
+			delete(r.seen, pid)
+		}
+	}
 	if n > 0 {
 		r.mu.Lock()
 		r.reaped += n
 		r.mu.Unlock()
 	}
-	return n
+	return n, pending
 }
