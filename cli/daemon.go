@@ -2,12 +2,17 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/warren-mesh/warren/daemon"
+	"github.com/warren-mesh/warren/daemon/api"
 )
 
 func newDaemonCmd(env *Env) *cobra.Command {
@@ -60,5 +65,144 @@ READY=1 once it serves.`,
 	}
 	addWorkdirFlag(c, &workdir)
 	c.Flags().StringVar(&controlGroup, "control-group", "", "Unix group whose members may control this daemon (besides its user and root)")
+	return c
+}
+
+func newIDCmd(env *Env) *cobra.Command {
+	var workdir, output string
+	c := &cobra.Command{
+		Use:   "id",
+		Short: "Print the node ID of the daemon",
+		Long:  "Print the daemon's node ID: 12 lowercase hex characters, stable across restarts.",
+		Example: `  warren id
+  warren id --workdir /tmp/node1 -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput("id", output); err != nil {
+				return err
+			}
+			in, err := fetchInfo(cmd.Context(), workdir)
+			if err != nil {
+				return err
+			}
+			if output == outJSON {
+				return writeJSON(env.Stdout, map[string]string{"node_id": in.NodeID})
+			}
+			_, err = fmt.Fprintln(env.Stdout, in.NodeID)
+			return err
+		},
+	}
+	addWorkdirFlag(c, &workdir)
+	addOutputFlag(c, &output)
+	return c
+}
+
+func newInfoCmd(env *Env) *cobra.Command {
+	var workdir, output string
+	c := &cobra.Command{
+		Use:   "info",
+		Short: "Print the daemon's version, node ID, uptime, work dir and build features",
+		Example: `  warren info
+  warren info -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput("info", output); err != nil {
+				return err
+			}
+			in, err := fetchInfo(cmd.Context(), workdir)
+			if err != nil {
+				return err
+			}
+			if output == outJSON {
+				return writeJSON(env.Stdout, in)
+			}
+			commit := in.Commit
+			if len(commit) > 12 {
+				commit = commit[:12]
+			}
+			return kv(env.Stdout,
+				[2]string{"Node ID", in.NodeID},
+				[2]string{"Version", in.Version + " (commit " + commit + ", " + in.GoVersion + ", " + in.Platform + ")"},
+				[2]string{"Features", strings.Join(in.Features, ",")},
+				[2]string{"PID", strconv.Itoa(in.PID)},
+				[2]string{"Started", timeString(in.Started)},
+				[2]string{"Uptime", humanDuration(time.Duration(in.UptimeSec * float64(time.Second)))},
+				[2]string{"Work dir", in.WorkDir},
+			)
+		},
+	}
+	addWorkdirFlag(c, &workdir)
+	addOutputFlag(c, &output)
+	return c
+}
+
+func fetchInfo(ctx context.Context, workdir string) (api.Info, error) {
+	var in api.Info
+	dc, err := dialDaemon(ctx, workdir)
+	if err != nil {
+		return in, err
+	}
+	defer dc.Close()
+	if err := dc.call(ctx, api.InfoReq{}, &in); err != nil {
+		return in, fmt.Errorf("info: %w", err)
+	}
+	return in, nil
+}
+
+func newListCmd(env *Env) *cobra.Command {
+	var workdir, output, pattern string
+	c := &cobra.Command{
+		Use:   "list [-s GLOB]",
+		Short: "List the services visible from this node",
+		Long: `List every visible service: publisher, service name, provider (node ID) and
+the scopes it is visible in as the bitmask WLOP (WAN, LAN, OS, Process).
+-s filters by a glob on "publisher/service" (a glob without "/" matches
+either the publisher or the service).`,
+		Example: `  warren list
+  warren list -s 'warren/*'
+  warren list -s echo -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput("list", output); err != nil {
+				return err
+			}
+			if _, err := path.Match(pattern, ""); err != nil {
+				return Usagef("list: bad pattern %q: %v", pattern, err)
+			}
+			ctx := cmd.Context()
+			// Fail like every other command when no daemon runs, rather
+			// than print an empty table that looks like a healthy node.
+			dc, err := dialDaemon(ctx, workdir)
+			if err != nil {
+				return err
+			}
+			defer dc.Close()
+			svcs, err := newServiceClient(dc.workDir, 0).List(ctx, pattern)
+			if err != nil {
+				return fmt.Errorf("list: %w", err)
+			}
+			if output == outJSON {
+				type row struct {
+					Publisher string `json:"publisher"`
+					Service   string `json:"service"`
+					Provider  string `json:"provider"`
+					Scopes    string `json:"scopes"`
+				}
+				rows := []row{}
+				for _, s := range svcs {
+					rows = append(rows, row{s.Publisher, s.Service, s.ProviderID, s.Scopes.String()})
+				}
+				return writeJSON(env.Stdout, rows)
+			}
+			t := newTable("PUBLISHER", "SERVICE", "PROVIDER", "WLOP")
+			for _, s := range svcs {
+				t.add(s.Publisher, s.Service, s.ProviderID, s.Scopes.String())
+			}
+			return t.write(env.Stdout)
+		},
+	}
+	c.Flags().StringVarP(&pattern, "service", "s", "", "glob on publisher/service")
+	addWorkdirFlag(c, &workdir)
+	addOutputFlag(c, &output)
 	return c
 }

@@ -35,7 +35,7 @@ type Env struct {
 // commands lists the constructors of the top-level subcommands. Add yours here.
 var commands = []func(*Env) *cobra.Command{
 	newVersionCmd,
-	newDaemonCmd,
+	newDaemonCmd, newIDCmd, newInfoCmd, newListCmd,
 }
 
 // ExitError carries a specific exit code out of a command (for example the

@@ -9,7 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/warren-mesh/warren/daemon/api"
 	"github.com/warren-mesh/warren/internal/logging"
+	"github.com/warren-mesh/warren/service"
 )
 
 // Daemon is one warren node bound to a work dir. Set the exported fields, then
@@ -29,10 +31,13 @@ type Daemon struct {
 	NotifySocket string
 
 	mu      sync.Mutex
+	auth    authorizer
+	srv     *service.Server
 	started time.Time
 	nodeID  string
 	lock    *instanceLock
 	logFile *os.File
+	base    *slog.Logger // tees to Log and the log file; parts add their component
 	log     *slog.Logger
 	closers []func(context.Context) error // run in reverse order by Close
 	closed  bool
@@ -72,15 +77,55 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		return err
 	}
 	d.nodeID = id
-	d.log = d.log.With(logging.KeyNode, id)
+	d.base = d.base.With(logging.KeyNode, id)
+	d.log = d.base.With(logging.KeyComponent, "daemon")
 	if err := ensureDir(SocketDir(d.WorkDir), 0o700); err != nil {
 		return fmt.Errorf("socket dir: %w", err)
 	}
+	if d.auth, err = newAuthorizer(d.ControlGroup); err != nil {
+		return err
+	}
 	d.started = time.Now()
+	if err := d.startService(); err != nil {
+		return err
+	}
 	if err := sdNotify(d.NotifySocket, fmt.Sprintf("READY=1\nMAINPID=%d\nSTATUS=serving node %s", os.Getpid(), id)); err != nil {
 		d.log.Warn("systemd notification failed", logging.KeyErr, err)
 	}
 	d.log.Info("daemon started", "workdir", d.WorkDir, logging.KeyPID, os.Getpid())
+	return nil
+}
+
+// startService publishes {warren, daemon} in OS scope, in the work dir's
+// socket directory, and serves it until Close.
+func (d *Daemon) startService() error {
+	detach, err := api.Attach(d)
+	if err != nil {
+		return err
+	}
+	d.onClose(func(context.Context) error { detach(); return nil })
+	srv := service.NewServer(
+		service.WithScope(service.ScopeOS),
+		service.WithSocketDir(SocketDir(d.WorkDir)),
+		service.WithProviderID(d.nodeID),
+		service.WithLogger(d.base),
+	)
+	if err := srv.Publish(api.Publisher, api.Service, api.KnownMessages()...); err != nil {
+		srv.Close(context.Background())
+		return err
+	}
+	d.srv = srv
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.Background()) }()
+	d.onClose(func(ctx context.Context) error {
+		err := srv.Close(ctx)
+		// Serve may not have begun when Close ran; then it reports the
+		// server closed, which is what was asked.
+		if serr := <-served; err == nil && !errors.Is(serr, service.ErrServerClosed) {
+			err = serr
+		}
+		return err
+	})
 	return nil
 }
 
@@ -94,11 +139,11 @@ func (d *Daemon) openLog() error {
 	d.onClose(func(context.Context) error { return f.Close() })
 	fh := slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})
 	if d.Log != nil {
-		d.log = slog.New(slog.NewMultiHandler(d.Log.Handler(), fh))
+		d.base = slog.New(slog.NewMultiHandler(d.Log.Handler(), fh))
 	} else {
-		d.log = slog.New(fh)
+		d.base = slog.New(fh)
 	}
-	d.log = d.log.With(logging.KeyComponent, "daemon")
+	d.log = d.base.With(logging.KeyComponent, "daemon")
 	return nil
 }
 

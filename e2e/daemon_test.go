@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -56,5 +57,78 @@ func TestDaemonRestartAfterSIGKILL(t *testing.T) {
 	id2, _ := os.ReadFile(idFile)
 	if string(id1) != string(id2) || len(strings.TrimSpace(string(id1))) != 12 {
 		t.Fatalf("node id %q then %q", id1, id2)
+	}
+}
+
+func TestIDInfoList(t *testing.T) {
+	n := newNode(t)
+	n.start()
+	id := strings.TrimSpace(n.must("id"))
+	if len(id) != 12 {
+		t.Fatalf("id %q", id)
+	}
+	var idj map[string]string
+	if err := json.Unmarshal([]byte(n.must("id", "-o", "json")), &idj); err != nil || idj["node_id"] != id {
+		t.Fatalf("id -o json: %v %v", idj, err)
+	}
+	info := n.must("info")
+	for _, want := range []string{"Node ID:", id, "Uptime:", "Work dir:", n.workDir, "Features:", "go1."} {
+		if !strings.Contains(info, want) {
+			t.Errorf("info lacks %q:\n%s", want, info)
+		}
+	}
+	var in struct {
+		NodeID  string   `json:"node_id"`
+		WorkDir string   `json:"work_dir"`
+		PID     int      `json:"pid"`
+		Uptime  float64  `json:"uptime_sec"`
+		Feat    []string `json:"features"`
+	}
+	if err := json.Unmarshal([]byte(n.must("info", "-o", "json")), &in); err != nil || in.NodeID != id || in.WorkDir != n.workDir || in.PID != n.pid() || len(in.Feat) == 0 {
+		t.Fatalf("info -o json: %+v %v", in, err)
+	}
+	// --workdir on the command line wins over $WARREN_WORKDIR.
+	r := n.run("id", "--workdir", filepath.Join(t.TempDir(), "other"))
+	if r.code != 1 || !strings.Contains(r.stderr, "no warren daemon") {
+		t.Fatalf("id --workdir other: %v", r)
+	}
+
+	list := lines(n.must("list"))
+	if len(list) != 2 || !strings.HasPrefix(list[0], "PUBLISHER") || strings.Join(strings.Fields(list[1]), " ") != "warren daemon "+id+" --O-" {
+		t.Fatalf("list:\n%s", strings.Join(list, "\n"))
+	}
+	var rows []map[string]string
+	if err := json.Unmarshal([]byte(n.must("list", "-s", "warren/*", "-o", "json")), &rows); err != nil || len(rows) != 1 || rows[0]["scopes"] != "--O-" || rows[0]["provider"] != id {
+		t.Fatalf("list -o json: %v %v", rows, err)
+	}
+	if got := lines(n.must("list", "-s", "nothing*")); len(got) != 1 {
+		t.Fatalf("list -s nothing*: %v", got)
+	}
+	if r := n.run("list", "-s", "[bad"); r.code != 2 {
+		t.Fatalf("bad glob: %v", r)
+	}
+	if r := n.run("info", "-o", "yaml"); r.code != 2 || !strings.Contains(r.stderr, "yaml") {
+		t.Fatalf("bad -o: %v", r)
+	}
+}
+
+// With no daemon every command fails fast, says how to start one, exit 1.
+func TestNoDaemonFailsFast(t *testing.T) {
+	n := newNode(t)
+	for _, args := range [][]string{{"id"}, {"info"}, {"list"}} {
+		r := n.run(args...)
+		if r.code != 1 || !strings.Contains(r.stderr, "no warren daemon is running") || !strings.Contains(r.stderr, "warren daemon") {
+			t.Errorf("%v: %v", args, r)
+		}
+		if r.elapsed > 5*time.Second { // the 2 s goal is measured by BenchmarkNoDaemon; this only catches hangs
+			t.Errorf("%v took %v", args, r.elapsed)
+		}
+	}
+	// A daemon that was SIGKILLed leaves a socket behind: still a fast, clear failure.
+	n.start()
+	n.kill9()
+	r := n.run("info")
+	if r.code != 1 || !strings.Contains(r.stderr, "no warren daemon is running") {
+		t.Fatalf("after kill -9: %v", r)
 	}
 }
