@@ -176,4 +176,3 @@ func (d *daemonConn) streamLog(ctx context.Context, req api.LogReq, w io.Writer)
 		}
 	}
 }
-

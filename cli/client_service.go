@@ -48,8 +48,10 @@ func dialDaemon(ctx context.Context, workdirFlag string) (*daemonConn, error) {
 // svcConn adapts a service.Conn to rpcConn.
 type svcConn struct{ c *service.Conn }
 
-func (s svcConn) call(ctx context.Context, req, reply any) error { return s.c.SendRecv(ctx, req, reply) }
-func (s svcConn) Close() error                                   { return s.c.Close() }
+func (s svcConn) call(ctx context.Context, req, reply any) error {
+	return s.c.SendRecv(ctx, req, reply)
+}
+func (s svcConn) Close() error { return s.c.Close() }
 func (s svcConn) stream(ctx context.Context) (rpcStream, error) {
 	return svcStream{s.c.NewStream()}, nil
 }
