@@ -54,10 +54,21 @@ func releaseFor(*service.Stream) chan struct{} {
 	return blockRelease
 }
 
+// resetBlock makes Block handlers wait again; releaseBlocked lets every
+// current and future one return, until the next reset.
+func resetBlock() {
+	blockMu.Lock()
+	blockRelease = make(chan struct{})
+	blockMu.Unlock()
+}
+
 func releaseBlocked() {
 	blockMu.Lock()
-	close(blockRelease)
-	blockRelease = make(chan struct{})
+	select {
+	case <-blockRelease:
+	default:
+		close(blockRelease)
+	}
 	blockMu.Unlock()
 }
 

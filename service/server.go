@@ -151,12 +151,13 @@ func (sv *service) unpublish() {
 }
 
 // Serve accepts connections until ctx ends or Close is called, then shuts
-// the server down. It returns nil after a clean shutdown.
+// the server down. It returns nil after a clean shutdown, also when Close
+// came first.
 func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
-	if s.closed {
+	if s.closed { // closed before it started: nothing to serve
 		s.mu.Unlock()
-		return fmt.Errorf("service: serve: %w", ErrServerClosed)
+		return nil
 	}
 	if s.serving {
 		s.mu.Unlock()

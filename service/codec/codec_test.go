@@ -1,0 +1,127 @@
+package codec_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/warren-mesh/warren/service/codec"
+)
+
+func frame(t testing.TB, stream uint32, kind codec.Kind, typ string, payload []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := codec.Append(&b, stream, kind, typ, payload, 0); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestRoundTrip(t *testing.T) {
+	var b bytes.Buffer
+	b.Write(frame(t, 7, codec.KindMsg, "main.Req", []byte{0xa0}))
+	b.Write(frame(t, 7, codec.KindClose, "", nil))
+	b.Write(frame(t, 0, codec.KindGoAway, "", []byte{0x60}))
+	r := codec.NewReader(&b, 0)
+	want := []codec.Frame{
+		{Stream: 7, Kind: codec.KindMsg, Type: []byte("main.Req"), Payload: []byte{0xa0}},
+		{Stream: 7, Kind: codec.KindClose, Type: []byte{}, Payload: []byte{}},
+		{Stream: 0, Kind: codec.KindGoAway, Type: []byte{}, Payload: []byte{0x60}},
+	}
+	for i, w := range want {
+		f, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Stream != w.Stream || f.Kind != w.Kind || !bytes.Equal(f.Type, w.Type) || !bytes.Equal(f.Payload, w.Payload) {
+			t.Errorf("frame %d: %+v, want %+v", i, f, w)
+		}
+	}
+	if _, err := r.Next(); err != io.EOF {
+		t.Errorf("end: %v, want io.EOF", err)
+	}
+}
+
+func TestLayout(t *testing.T) {
+	// The documented layout, byte for byte.
+	got := frame(t, 0x01020304, codec.KindMsg, "T", []byte{0xf6})
+	want := []byte{0, 0, 0, 8, 1, 2, 3, 4, 1, 1, 'T', 0xf6}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("% x, want % x", got, want)
+	}
+}
+
+func TestRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want error
+	}{
+		{"too large", []byte{0, 0, 1, 0, 0, 0, 0, 1, 1, 0}, codec.ErrFrameTooLarge},
+		{"huge length", []byte{0xff, 0xff, 0xff, 0xff}, codec.ErrFrameTooLarge},
+		{"short", []byte{0, 0, 0, 2, 0, 0}, codec.ErrMalformed},
+		{"bad kind", []byte{0, 0, 0, 6, 0, 0, 0, 1, 9, 0}, codec.ErrMalformed},
+		{"kind zero", []byte{0, 0, 0, 6, 0, 0, 0, 1, 0, 0}, codec.ErrMalformed},
+		{"name overrun", []byte{0, 0, 0, 7, 0, 0, 0, 1, 1, 5, 'a'}, codec.ErrMalformed},
+		{"control in name", []byte{0, 0, 0, 8, 0, 0, 0, 1, 1, 2, 'a', '\n'}, codec.ErrMalformed},
+		{"msg without type", []byte{0, 0, 0, 7, 0, 0, 0, 1, 1, 0, 0xf6}, codec.ErrMalformed},
+		{"bad utf8 name", []byte{0, 0, 0, 7, 0, 0, 0, 1, 1, 1, 0xff}, codec.ErrMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := codec.NewReader(bytes.NewReader(tc.in), 64).Next()
+			var fe *codec.FrameError
+			if !errors.Is(err, tc.want) || !errors.As(err, &fe) {
+				t.Fatalf("got %v, want FrameError wrapping %v", err, tc.want)
+			}
+		})
+	}
+	// A stream cut inside a frame.
+	_, err := codec.NewReader(bytes.NewReader([]byte{0, 0, 0, 9, 1}), 64).Next()
+	if err != io.ErrUnexpectedEOF {
+		t.Fatalf("truncated: %v", err)
+	}
+}
+
+func TestWriterLimit(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("keep")
+	err := codec.Append(&b, 1, codec.KindMsg, "T", make([]byte, 100), 50)
+	if !errors.Is(err, codec.ErrFrameTooLarge) {
+		t.Fatalf("got %v", err)
+	}
+	if b.String() != "keep" {
+		t.Fatalf("buffer not restored: %q", b.String())
+	}
+	long := string(bytes.Repeat([]byte("x"), 256))
+	if err := codec.Append(&b, 1, codec.KindMsg, long, nil, 0); !errors.Is(err, codec.ErrMalformed) {
+		t.Fatalf("long type name: %v", err)
+	}
+}
+
+// FuzzReader feeds arbitrary bytes to the frame reader: it must return
+// frames or errors, never panic, and every frame it returns must re-encode
+// to the same bytes.
+func FuzzReader(f *testing.F) {
+	f.Add(frame(f, 1, codec.KindMsg, "main.Req", []byte{0xa1, 0x61, 0x41, 0x01}))
+	f.Add(frame(f, 0, codec.KindGoAway, "", []byte{0xa1, 0x61, 0x6d, 0x61, 0x78}))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{0, 0, 0, 6, 0, 0, 0, 1, 3, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := codec.NewReader(bytes.NewReader(data), 1<<16)
+		for range 100 {
+			fr, err := r.Next()
+			if err != nil {
+				return
+			}
+			var b bytes.Buffer
+			if err := codec.Append(&b, fr.Stream, fr.Kind, string(fr.Type), fr.Payload, 1<<16); err != nil {
+				t.Fatalf("re-encode of accepted frame: %v", err)
+			}
+			g, err := codec.Parse(b.Bytes()[codec.LenSize:])
+			if err != nil || g.Stream != fr.Stream || g.Kind != fr.Kind || !bytes.Equal(g.Type, fr.Type) || !bytes.Equal(g.Payload, fr.Payload) {
+				t.Fatalf("round trip changed frame: %+v vs %+v (%v)", g, fr, err)
+			}
+		}
+	})
+}
