@@ -11,6 +11,7 @@ import (
 
 	"github.com/warren-mesh/warren/daemon/api"
 	"github.com/warren-mesh/warren/internal/logging"
+	"github.com/warren-mesh/warren/proc"
 	"github.com/warren-mesh/warren/service"
 )
 
@@ -36,7 +37,6 @@ type Daemon struct {
 	started time.Time
 	nodeID  string
 	lock    *instanceLock
-	logFile *os.File
 	base    *slog.Logger // tees to Log and the log file; parts add their component
 	log     *slog.Logger
 	closers []func(context.Context) error // run in reverse order by Close
@@ -70,6 +70,9 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("log dir: %w", err)
 	}
 	if err := d.openLog(); err != nil {
+		return err
+	}
+	if err := d.startReaper(); err != nil {
 		return err
 	}
 	id, err := LoadOrCreateNodeID(d.WorkDir)
@@ -129,13 +132,36 @@ func (d *Daemon) startService() error {
 	return nil
 }
 
-// openLog opens WORKDIR/logs/daemon.log and tees the daemon's log into it.
+// startReaper makes the daemon a child subreaper and reaps what it inherits:
+// on machines whose PID 1 does not reap, orphans of jobs would otherwise
+// stay zombies forever.
+func (d *Daemon) startReaper() error {
+	if err := proc.BecomeSubreaper(); err != nil {
+		d.log.Warn("cannot become a child subreaper; orphans of jobs go to PID 1", logging.KeyErr, err)
+		return nil
+	}
+	r := &proc.Reaper{Log: d.log}
+	if err := r.Start(context.Background()); err != nil {
+		return fmt.Errorf("reaper: %w", err)
+	}
+	d.onClose(r.Close)
+	return nil
+}
+
+// Daemon log rotation: big enough for days of normal operation, bounded so
+// a chatty failure cannot fill a small board's flash.
+const (
+	daemonLogMax  = 8 << 20
+	daemonLogKeep = 3
+)
+
+// openLog opens WORKDIR/logs/daemon.log (size-capped, rotated) and tees the
+// daemon's log into it.
 func (d *Daemon) openLog() error {
-	f, err := os.OpenFile(DaemonLogPath(d.WorkDir), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := proc.OpenRotatingFile(DaemonLogPath(d.WorkDir), daemonLogMax, daemonLogKeep)
 	if err != nil {
 		return fmt.Errorf("log file: %w", err)
 	}
-	d.logFile = f
 	d.onClose(func(context.Context) error { return f.Close() })
 	fh := slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})
 	if d.Log != nil {

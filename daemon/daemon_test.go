@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -241,4 +242,31 @@ func TestDaemonStartClose(t *testing.T) {
 	if err := d2.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The daemon is a child subreaper: an orphaned grandchild is re-parented to
+// it and reaped when it exits, instead of staying a zombie.
+func TestDaemonReapsOrphans(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	ctx := context.Background()
+	d := &Daemon{WorkDir: t.TempDir()}
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(ctx)
+	out, err := exec.Command("sh", "-c", "sleep 0.3 & echo $!").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 20*time.Second, func() error {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return nil // reaped
+		}
+		return fmt.Errorf("orphan %d still there: %s", pid, b)
+	})
 }
