@@ -80,6 +80,9 @@ func releaseBlocked() {
 func runChild() int {
 	mode := os.Getenv(childEnv)
 	dir := os.Getenv(childDirEnv)
+	if mode == "bench" {
+		return runBenchChild(dir)
+	}
 	srv := service.NewServer(service.WithScope(service.ScopeOS), service.WithSocketDir(dir))
 	if err := srv.Publish("test", "child", Echo{}, Tick{}, Block{}); err != nil {
 		fmt.Println("publish:", err)
@@ -138,8 +141,7 @@ type child struct {
 
 func startChild(t *testing.T, mode, dir string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+mode, childDirEnv+"="+dir)
+	cmd := execSelf(mode, dir)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -200,4 +202,11 @@ func (c *child) wait(t *testing.T) {
 	}
 	c.cmd.Wait()
 	close(c.done)
+}
+
+// execSelf prepares this test binary as a child in the given mode.
+func execSelf(mode, dir string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+mode, childDirEnv+"="+dir)
+	return cmd
 }

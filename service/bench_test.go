@@ -1,0 +1,404 @@
+package service_test
+
+// Benchmarks. Each prints round trips per second (rt/s), p50/p99 latency,
+// the same figures for a raw baseline measured in the same run, and the
+// ratio (x-raw). Run them with:
+//
+//	go test -run '^$' -bench . -benchtime 2s ./service/
+//
+// The OS scope cases run the server in a separate process (this test
+// binary re-executed as a child).
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/warren-mesh/warren/service"
+	"github.com/warren-mesh/warren/service/codec"
+	"github.com/warren-mesh/warren/service/discovery"
+)
+
+const pinEnv = "WARREN_SERVICE_BENCH_PIN"
+
+// latencies collects per-call durations.
+type latencies []time.Duration
+
+func (l latencies) pct(p float64) time.Duration {
+	if len(l) == 0 {
+		return 0
+	}
+	s := slices.Clone(l)
+	slices.Sort(s)
+	return s[int(float64(len(s)-1)*p)]
+}
+
+type result struct {
+	n       int
+	elapsed time.Duration
+	lat     latencies
+}
+
+func (r result) rate() float64 { return float64(r.n) / r.elapsed.Seconds() }
+
+// report prints ours against the baseline.
+func report(b *testing.B, ours, raw result, unit string, perOp float64) {
+	b.ReportMetric(ours.rate()*perOp, unit)
+	b.ReportMetric(raw.rate()*perOp, "raw-"+unit)
+	b.ReportMetric(ours.rate()/raw.rate(), "x-raw")
+	b.ReportMetric(float64(ours.lat.pct(0.5).Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(ours.lat.pct(0.99).Nanoseconds()), "p99-ns")
+	b.ReportMetric(float64(raw.lat.pct(0.5).Nanoseconds()), "raw-p50-ns")
+	b.ReportMetric(float64(raw.lat.pct(0.99).Nanoseconds()), "raw-p99-ns")
+	b.ReportMetric(0, "ns/op")
+}
+
+// measure runs op n times for throughput, then up to 20 000 more times
+// timing each call for the percentiles.
+func measure(b *testing.B, n int, op func() error) result {
+	b.Helper()
+	start := time.Now()
+	for range n {
+		if err := op(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	r := result{n: n, elapsed: time.Since(start)}
+	m := min(n, 20000)
+	r.lat = make(latencies, 0, m)
+	for range m {
+		t0 := time.Now()
+		if err := op(); err != nil {
+			b.Fatal(err)
+		}
+		r.lat = append(r.lat, time.Since(t0))
+	}
+	return r
+}
+
+// BenchmarkProcessSendRecv: sequential SendRecv of {Msg string; Num int32}
+// in Process scope against a raw Go channel ping-pong of the same struct.
+func BenchmarkProcessSendRecv(b *testing.B) {
+	// Baseline: a goroutine echoing over two unbuffered channels.
+	req, resp := make(chan Echo), make(chan Echo)
+	go func() {
+		for v := range req {
+			resp <- v
+		}
+	}()
+	defer close(req)
+	msg := Echo{Msg: "hello", Num: 42}
+	raw := measure(b, b.N, func() error {
+		req <- msg
+		if v := <-resp; v.Num != 42 {
+			return fmt.Errorf("bad echo")
+		}
+		return nil
+	})
+
+	table := discovery.NewTable()
+	srv := service.NewServer(service.WithScope(service.ScopeProcess), service.WithProcessRegistry(table))
+	if err := srv.Publish("bench", "echo", Echo{}); err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	ctx := context.Background()
+	conn, err := service.NewClient(service.WithScope(service.ScopeProcess), service.WithProcessRegistry(table)).Discover(ctx, "bench", "echo")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	st := conn.NewStream()
+	var rep EchoReply
+	ours := measure(b, b.N, func() error { return st.SendRecvContext(ctx, msg, &rep) })
+	report(b, ours, raw, "rt/s", 1)
+}
+
+// benchChild starts the bench server process: test/child in OS scope and a
+// raw echo server on DIR/raw.sock that answers each length-prefixed frame
+// with the reply frame the service would send.
+func benchChild(b *testing.B, pin bool) (dir string, stop func()) {
+	b.Helper()
+	dir, err := os.MkdirTemp("", "wbench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := execSelf("bench", dir)
+	if pin {
+		cmd.Env = append(cmd.Env, pinEnv+"=1")
+	}
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	if !sc.Scan() || sc.Text() != "ready" {
+		b.Fatalf("bench child: %q", sc.Text())
+	}
+	go io.Copy(io.Discard, stdout)
+	return dir, func() {
+		stdin.Close()
+		cmd.Wait()
+		os.RemoveAll(dir)
+	}
+}
+
+// pinAll pins every thread of this process to CPU 0 (and threads created
+// later, which inherit it) and returns a function restoring the old mask.
+func pinAll(b testing.TB) func() {
+	var old unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		b.Fatal(err)
+	}
+	set := func(s *unix.CPUSet) {
+		ents, _ := os.ReadDir("/proc/self/task")
+		for _, e := range ents {
+			if tid, err := strconv.Atoi(e.Name()); err == nil {
+				unix.SchedSetaffinity(tid, s)
+			}
+		}
+	}
+	var one unix.CPUSet
+	one.Set(0)
+	set(&one)
+	return func() { set(&old) }
+}
+
+// reqFrame is the exact frame the client library sends for msg on stream 1.
+func reqFrame(b testing.TB, typ string, msg any) []byte {
+	payload, err := cbor.Marshal(msg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := codec.Append(&out, 1, codec.KindMsg, typ, payload, 0); err != nil {
+		b.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// rawPingPong writes frame and reads one length-prefixed reply.
+func rawPingPong(c net.Conn, frame, buf []byte) error {
+	if _, err := c.Write(frame); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(c, buf[:4]); err != nil {
+		return err
+	}
+	n := binary.BigEndian.Uint32(buf[:4])
+	_, err := io.ReadFull(c, buf[:n])
+	return err
+}
+
+func dialBench(b *testing.B, dir string) (*service.Conn, net.Conn) {
+	b.Helper()
+	conn, err := service.NewClient(service.WithScope(service.ScopeOS), service.WithSocketDir(dir),
+		service.WithDiscoverTimeout(10*time.Second)).Discover(context.Background(), "test", "child")
+	if err != nil {
+		b.Fatal(err)
+	}
+	rc, err := net.Dial("unix", filepath.Join(dir, "raw.sock"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return conn, rc
+}
+
+// BenchmarkOSSequential: two processes, sequential SendRecv in OS scope
+// against a raw unix-socket ping-pong of the same bytes, unpinned and with
+// both processes pinned to CPU 0.
+func BenchmarkOSSequential(b *testing.B) {
+	for _, pin := range []bool{false, true} {
+		name := "unpinned"
+		if pin {
+			name = "pinned"
+		}
+		b.Run(name, func(b *testing.B) {
+			if pin {
+				defer pinAll(b)()
+			}
+			dir, stop := benchChild(b, pin)
+			defer stop()
+			conn, rc := dialBench(b, dir)
+			defer conn.Close()
+			defer rc.Close()
+			msg := Echo{Msg: "hello", Num: 42}
+			frame := reqFrame(b, "service_test.Echo", msg)
+			buf := make([]byte, 1<<16)
+			ctx := context.Background()
+			st := conn.NewStream()
+			var rep EchoReply
+			// Warm both paths, then alternate halves to share the noise.
+			rawOp := func() error { return rawPingPong(rc, frame, buf) }
+			ourOp := func() error { return st.SendRecvContext(ctx, msg, &rep) }
+			measure(b, 100, rawOp)
+			measure(b, 100, ourOp)
+			raw := measure(b, b.N, rawOp)
+			ours := measure(b, b.N, ourOp)
+			report(b, ours, raw, "rt/s", 1)
+		})
+	}
+}
+
+// BenchmarkOS64Streams: 64 goroutines, each on its own stream of ONE
+// connection, against 64 goroutines ping-ponging on 64 raw unix sockets.
+func BenchmarkOS64Streams(b *testing.B) {
+	const par = 64
+	dir, stop := benchChild(b, false)
+	defer stop()
+	conn, rc := dialBench(b, dir)
+	defer conn.Close()
+	rc.Close()
+	msg := Echo{Msg: "hello", Num: 42}
+	frame := reqFrame(b, "service_test.Echo", msg)
+
+	run := func(op func(i int) (func() error, func())) result {
+		per := max(b.N/par, 1)
+		var wg sync.WaitGroup
+		lats := make([]latencies, par)
+		ops := make([]func() error, par)
+		closers := make([]func(), par)
+		for i := range par {
+			ops[i], closers[i] = op(i)
+		}
+		start := time.Now()
+		for i := range par {
+			wg.Go(func() {
+				l := make(latencies, 0, per)
+				for range per {
+					t0 := time.Now()
+					if err := ops[i](); err != nil {
+						b.Error(err)
+						return
+					}
+					l = append(l, time.Since(t0))
+				}
+				lats[i] = l
+			})
+		}
+		wg.Wait()
+		r := result{n: per * par, elapsed: time.Since(start)}
+		for i := range par {
+			r.lat = append(r.lat, lats[i]...)
+			closers[i]()
+		}
+		return r
+	}
+	raw := run(func(int) (func() error, func()) {
+		c, err := net.Dial("unix", filepath.Join(dir, "raw.sock"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf := make([]byte, 1<<12)
+		return func() error { return rawPingPong(c, frame, buf) }, func() { c.Close() }
+	})
+	ctx := context.Background()
+	ours := run(func(int) (func() error, func()) {
+		st := conn.NewStream()
+		var rep EchoReply
+		return func() error { return st.SendRecvContext(ctx, msg, &rep) }, func() { st.Close() }
+	})
+	report(b, ours, raw, "rt/s", 1)
+}
+
+// BenchmarkOSPayload128K: sequential 128 KiB requests (small reply) in OS
+// scope against the same bytes over a raw unix socket, in MB/s.
+func BenchmarkOSPayload128K(b *testing.B) {
+	dir, stop := benchChild(b, false)
+	defer stop()
+	conn, rc := dialBench(b, dir)
+	defer conn.Close()
+	defer rc.Close()
+	msg := Big{Data: make([]byte, 128<<10)}
+	for i := range msg.Data {
+		msg.Data[i] = byte(i)
+	}
+	frame := reqFrame(b, "service_test.Big", msg)
+	buf := make([]byte, 1<<16)
+	ctx := context.Background()
+	st := conn.NewStream()
+	var rep EchoReply
+	rawOp := func() error { return rawPingPong(rc, frame, buf) }
+	ourOp := func() error { return st.SendRecvContext(ctx, msg, &rep) }
+	measure(b, 10, rawOp)
+	measure(b, 10, ourOp)
+	raw := measure(b, b.N, rawOp)
+	ours := measure(b, b.N, ourOp)
+	report(b, ours, raw, "MB/s", float64(len(msg.Data))/1e6)
+}
+
+// runBenchChild serves test/child and the raw echo socket (child side).
+func runBenchChild(dir string) int {
+	if os.Getenv(pinEnv) != "" {
+		var one unix.CPUSet
+		one.Set(0)
+		ents, _ := os.ReadDir("/proc/self/task")
+		for _, e := range ents {
+			if tid, err := strconv.Atoi(e.Name()); err == nil {
+				unix.SchedSetaffinity(tid, &one)
+			}
+		}
+	}
+	srv := service.NewServer(service.WithScope(service.ScopeOS), service.WithSocketDir(dir), service.WithMinWorkers(1))
+	if err := srv.Publish("test", "child", Echo{}, Big{}); err != nil {
+		fmt.Println("publish:", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.Serve(ctx)
+	ln, err := net.Listen("unix", filepath.Join(dir, "raw.sock"))
+	if err != nil {
+		fmt.Println("listen:", err)
+		return 1
+	}
+	payload, _ := cbor.Marshal(EchoReply{Msg: "hello", Num: 42})
+	var reply bytes.Buffer
+	codec.Append(&reply, 1, codec.KindMsg, "service_test.EchoReply", payload, 0)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 1<<20)
+				for {
+					if _, err := io.ReadFull(c, buf[:4]); err != nil {
+						return
+					}
+					n := binary.BigEndian.Uint32(buf[:4])
+					if _, err := io.ReadFull(c, buf[:n]); err != nil {
+						return
+					}
+					if _, err := c.Write(reply.Bytes()); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	fmt.Println("ready")
+	io.Copy(io.Discard, os.Stdin)
+	ln.Close()
+	cancel()
+	srv.Close(context.Background())
+	return 0
+}
