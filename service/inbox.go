@@ -61,9 +61,14 @@ func (q *inbox) pop(ctx context.Context) (item, error) {
 			return item{}, err
 		}
 		q.mu.Unlock()
+		done := ctx.Done()
+		if done == nil {
+			<-q.signal
+			continue
+		}
 		select {
 		case <-q.signal:
-		case <-ctx.Done():
+		case <-done:
 			return item{}, ctx.Err()
 		}
 	}

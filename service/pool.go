@@ -3,32 +3,39 @@ package service
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // pool is the server's worker pool.
 //
-// How it grows: Submit queues a job and, if no worker is idle and fewer
-// than max are running, starts one; so the number of workers follows the
-// number of jobs waiting, up to max. How it shrinks: a worker that finds
-// the queue empty waits up to idleTimeout for a wake-up, then exits unless
-// only min workers are left. The queue is a heap ordered by priority
-// (higher first), then arrival: under load, when jobs wait, the highest
-// priority runs next.
+// How it grows: submit hands a job straight to an idle worker if there is
+// one; otherwise it queues the job and, if fewer than max workers run,
+// starts a new worker. So workers follow the number of jobs waiting, up to
+// max. How it shrinks: idle workers wait on a LIFO stack (the most recently
+// idle is reused first, so the others age); a janitor goroutine wakes every
+// idleTimeout/2 and stops the workers idle for longer than idleTimeout,
+// down to min. Priority: queued jobs sit in a heap ordered by priority
+// (higher first), then arrival; workers take the top when they finish.
 type pool struct {
 	mu          sync.Mutex
 	q           jobHeap
 	seq         uint64
+	idle        []*worker // LIFO: most recently idle last
 	workers     int
-	idle        int // waiting workers not yet claimed by a wake token
 	min, max    int
 	idleTimeout time.Duration
-	wake        chan struct{} // one token per claimed idle worker; cap max
-	done        chan struct{}
+	now         atomic.Int64 // coarse clock (unix nanoseconds), set by the janitor
 	closed      bool
+	done        chan struct{}
 	wg          sync.WaitGroup
 	run         func(job)
 	stats       PoolStats
+}
+
+type worker struct {
+	ch       chan job // a job to run, or the zero job to exit
+	idleFrom int64
 }
 
 // PoolStats is a snapshot of a server's worker pool.
@@ -37,7 +44,7 @@ type PoolStats struct {
 	Idle    int    // workers waiting for a job
 	Queued  int    // jobs waiting for a worker
 	Started uint64 // workers started since the server was created
-	Exited  uint64 // workers that exited after being idle
+	Exited  uint64 // workers stopped for being idle
 	Handled uint64 // jobs run
 }
 
@@ -51,15 +58,27 @@ type job struct {
 var errPoolClosed = errors.New("worker pool closed")
 
 func newPool(min, max int, idle time.Duration, run func(job)) *pool {
-	p := &pool{min: min, max: max, idleTimeout: idle, run: run,
-		wake: make(chan struct{}, max), done: make(chan struct{})}
-	for range min {
-		p.workers++
-		p.stats.Started++
-		p.wg.Add(1)
-		go p.worker()
+	if idle <= 0 {
+		idle = 2 * time.Second
 	}
+	p := &pool{min: min, max: max, idleTimeout: idle, run: run, done: make(chan struct{})}
+	p.now.Store(time.Now().UnixNano())
+	p.mu.Lock()
+	for range min {
+		p.startLocked(job{})
+	}
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go p.janitor()
 	return p
+}
+
+func (p *pool) startLocked(first job) {
+	p.workers++
+	p.stats.Started++
+	w := &worker{ch: make(chan job, 1)}
+	p.wg.Add(1)
+	go p.work(w, first)
 }
 
 func (p *pool) submit(j job) error {
@@ -68,63 +87,81 @@ func (p *pool) submit(j job) error {
 		p.mu.Unlock()
 		return errPoolClosed
 	}
+	if n := len(p.idle); n > 0 {
+		w := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		p.stats.Handled++
+		p.mu.Unlock()
+		w.ch <- j // buffered: never blocks
+		return nil
+	}
+	if p.workers < p.max {
+		p.stats.Handled++
+		p.startLocked(j)
+		p.mu.Unlock()
+		return nil
+	}
 	p.seq++
 	j.seq = p.seq
 	p.q.push(j)
-	switch {
-	case p.idle > 0:
-		p.idle--
-		p.wake <- struct{}{} // never blocks: tokens <= idle workers <= max
-	case p.workers < p.max:
-		p.workers++
-		p.stats.Started++
-		p.wg.Add(1)
-		go p.worker()
-	}
 	p.mu.Unlock()
 	return nil
 }
 
-func (p *pool) worker() {
+func (p *pool) work(w *worker, j job) {
 	defer p.wg.Done()
-	timer := time.NewTimer(p.idleTimeout)
-	timer.Stop()
-	p.mu.Lock()
 	for {
-		for p.q.len() > 0 && !p.closed {
-			j := p.q.pop()
+		if j.msg != nil {
+			p.run(j)
+		}
+		p.mu.Lock()
+		if p.q.len() > 0 && !p.closed {
+			j = p.q.pop()
 			p.stats.Handled++
 			p.mu.Unlock()
-			p.run(j)
-			p.mu.Lock()
+			continue
 		}
 		if p.closed {
 			p.workers--
 			p.mu.Unlock()
 			return
 		}
-		p.idle++
+		w.idleFrom = p.now.Load()
+		p.idle = append(p.idle, w)
 		p.mu.Unlock()
-		timer.Reset(p.idleTimeout)
+		j = <-w.ch
+		if j.msg == nil { // told to exit; accounting done by the sender
+			return
+		}
+	}
+}
+
+// janitor stops workers idle for longer than idleTimeout.
+func (p *pool) janitor() {
+	defer p.wg.Done()
+	t := time.NewTicker(p.idleTimeout / 2)
+	defer t.Stop()
+	for {
 		select {
-		case <-p.wake:
-			timer.Stop()
-			p.mu.Lock()
 		case <-p.done:
-			timer.Stop()
+			return
+		case now := <-t.C:
+			p.now.Store(now.UnixNano())
+			limit := now.Add(-p.idleTimeout).UnixNano()
 			p.mu.Lock()
-		case <-timer.C:
-			p.mu.Lock()
-			select {
-			case <-p.wake: // claimed while timing out: work
-			default:
-				p.idle--
-				if p.workers > p.min {
-					p.workers--
-					p.stats.Exited++
-					p.mu.Unlock()
-					return
-				}
+			// The oldest idle workers are at the bottom of the stack.
+			n := 0
+			for n < len(p.idle) && p.idle[n].idleFrom <= limit && p.workers-n > p.min {
+				n++
+			}
+			stop := append([]*worker(nil), p.idle[:n]...)
+			p.idle = append(p.idle[:0], p.idle[n:]...)
+			p.workers -= n
+			p.stats.Exited += uint64(n)
+			p.mu.Unlock()
+			for _, w := range stop {
+				w.ch <- job{}
 			}
 		}
 	}
@@ -135,21 +172,24 @@ func (p *pool) Stats() PoolStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.stats
-	s.Workers, s.Idle, s.Queued = p.workers, p.idle, p.q.len()
+	s.Workers, s.Idle, s.Queued = p.workers, len(p.idle), p.q.len()
 	return s
 }
 
-// close stops the workers after their current job and drops queued jobs.
+// close stops the workers after their current job, drops queued jobs and
+// waits for every worker and the janitor.
 func (p *pool) close() {
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		p.wg.Wait()
-		return
+	if !p.closed {
+		p.closed = true
+		p.q = jobHeap{}
+		close(p.done)
+		for _, w := range p.idle {
+			p.workers--
+			w.ch <- job{}
+		}
+		p.idle = nil
 	}
-	p.closed = true
-	p.q = jobHeap{}
-	close(p.done)
 	p.mu.Unlock()
 	p.wg.Wait()
 }
