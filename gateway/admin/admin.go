@@ -66,13 +66,18 @@ type Server struct {
 	// ConfigPath is where PUT /config saves the new config (atomically).
 	// Empty: PUT reloads without saving.
 	ConfigPath string
-	// TrustedOrigins may call the API from a browser (the dashboard).
+	// TrustedOrigins may call the API from a browser (the dashboard), in
+	// addition to the trusted_origins of the Controller's current config.
 	TrustedOrigins []string
 	// AllowedHosts are host names accepted in the Host header besides IP
 	// literals and "localhost".
 	AllowedHosts []string
 	// Metrics, if set, is served at GET /metrics (behind the same checks).
 	Metrics http.Handler
+	// Health, if set, is served at GET /healthz and GET /readyz without a
+	// token (liveness says nothing secret, and the launcher probes it), but
+	// behind the Host and Origin checks.
+	Health http.Handler
 	// Log receives refusals and errors. nil = discarded.
 	Log *slog.Logger
 
@@ -233,6 +238,10 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			s.refuse(w, r, http.StatusForbidden, "bad_origin", "cross-site browser requests may not use the admin API")
 			return
 		}
+		if s.Health != nil && (r.URL.Path == "/healthz" || r.URL.Path == "/readyz") && r.Method == http.MethodGet {
+			s.Health.ServeHTTP(w, r)
+			return
+		}
 		if s.Token != "" {
 			auth := r.Header.Get("Authorization")
 			tok, ok := strings.CutPrefix(auth, "Bearer ")
@@ -272,7 +281,8 @@ func (s *Server) hostAllowed(host string) bool {
 }
 
 func (s *Server) originAllowed(origin, host string) bool {
-	if slices.ContainsFunc(s.TrustedOrigins, func(t string) bool { return strings.EqualFold(strings.TrimSuffix(t, "/"), origin) }) {
+	match := func(t string) bool { return strings.EqualFold(strings.TrimSuffix(t, "/"), origin) }
+	if slices.ContainsFunc(s.TrustedOrigins, match) || slices.ContainsFunc(s.Controller.Config().TrustedOrigins, match) {
 		return true
 	}
 	u, err := url.Parse(origin)

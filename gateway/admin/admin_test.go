@@ -202,6 +202,24 @@ func TestAllowedCallers(t *testing.T) {
 	}
 }
 
+func TestHealthNeedsNoToken(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	f := newFixture(t, func(s *Server) {
+		s.Health = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"status":"ok"}`) })
+	})
+	if status, m := f.do(t, req{method: "GET", path: "/healthz", noToken: true}); status != 200 || m["status"] != "ok" {
+		t.Fatalf("healthz: %d %v", status, m)
+	}
+	if status, _ := f.do(t, req{method: "GET", path: "/healthz", noToken: true, host: "evil.test"}); status != 403 {
+		t.Fatalf("healthz with a rebinding host: %d", status)
+	}
+	// The config's trusted origins count too.
+	f.ctl.cfg.TrustedOrigins = []string{"http://cfg.test"}
+	if status, _ := f.do(t, req{method: "GET", path: "/status", header: map[string]string{"Origin": "http://cfg.test"}}); status != 200 {
+		t.Fatalf("config-trusted origin: %d", status)
+	}
+}
+
 func TestEndpoints(t *testing.T) {
 	testutil.VerifyNoLeaks(t)
 	f := newFixture(t, nil)
