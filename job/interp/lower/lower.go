@@ -1,0 +1,305 @@
+// Package lower rewrites a Go main package, before Yaegi interprets it, into
+// code Yaegi runs the way the Go compiler would. It works by text edits on
+// the user's source that never add or remove a line, so every position the
+// interpreter reports is still the user's own; helpers it needs go to one
+// extra file (Result.Helper).
+//
+// What it rewrites (see the README section "Interpreted Go"):
+//   - func main → __w_main, called by a helper main that tells the runner
+//     when main returned (so the runner can stop the program's goroutines);
+//   - every go statement gets a recover that reports the panic to the runner
+//     instead of crashing the host process;
+//   - recover() calls tell the runner a panic was handled;
+//   - the type-directed rewrites in types.go (range over int and func, loop
+//     variables, min/max/clear, generic standard-library calls, errors.As).
+//
+// Lowering is pure: it needs no toolchain and touches no files.
+package lower
+
+import (
+	"bytes"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"sort"
+	"strings"
+
+	"github.com/warren-mesh/warren/job/interp/rt"
+)
+
+// File is one source file of the program.
+type File struct {
+	Name string // path, as positions should name it
+	Src  []byte
+}
+
+// Result is the lowered program.
+type Result struct {
+	Files  []File // the user's files, rewritten line for line
+	Helper []byte // package main source with the helpers the rewrites call
+	// Unsupported lists constructs left as they were because the lowering
+	// cannot express them; Yaegi may reject or mis-run them.
+	Unsupported []string
+}
+
+// edit replaces src[start:end] with text.
+type edit struct {
+	start, end int
+	text       string
+}
+
+// file is the working state for one source file.
+type file struct {
+	name  string
+	src   []byte
+	tf    *token.File
+	ast   *ast.File
+	edits []edit
+}
+
+func (f *file) off(p token.Pos) int { return f.tf.Offset(p) }
+
+// replace registers an edit of the source of [from, to).
+func (f *file) replace(from, to token.Pos, text string) {
+	f.edits = append(f.edits, edit{f.off(from), f.off(to), text})
+}
+
+// insert registers an insertion at p.
+func (f *file) insert(p token.Pos, text string) { f.replace(p, p, text) }
+
+// text returns the source of [from, to) with the edits inside it applied,
+// and removes those edits (they now live in the caller's replacement).
+func (f *file) text(from, to token.Pos) string {
+	s, e := f.off(from), f.off(to)
+	var inner, rest []edit
+	for _, ed := range f.edits {
+		if ed.start >= s && ed.end <= e && !(ed.start == ed.end && (ed.start == s || ed.start == e) && false) {
+			inner = append(inner, ed)
+		} else {
+			rest = append(rest, ed)
+		}
+	}
+	f.edits = rest
+	return apply(f.src[s:e], inner, s)
+}
+
+func (f *file) node(n ast.Node) string { return f.text(n.Pos(), n.End()) }
+
+func apply(src []byte, edits []edit, base int) string {
+	sort.SliceStable(edits, func(i, j int) bool { return edits[i].start < edits[j].start })
+	var b strings.Builder
+	at := 0
+	for _, e := range edits {
+		s, en := e.start-base, e.end-base
+		if s < at { // overlapping edit: keep the earlier one
+			continue
+		}
+		b.Write(src[at:s])
+		b.WriteString(e.text)
+		at = en
+	}
+	b.Write(src[at:])
+	return b.String()
+}
+
+// Lower rewrites the files of one main package.
+func Lower(files []File) (*Result, error) {
+	return (&Lowerer{}).Lower(files)
+}
+
+// Lowerer lowers programs; it caches the type information of imported
+// packages between calls and is safe for concurrent use.
+type Lowerer struct {
+	imp *importer
+}
+
+// NewLowerer returns a Lowerer with its own import cache.
+func NewLowerer() *Lowerer { return &Lowerer{} }
+
+// Lower rewrites the files of one main package.
+func (l *Lowerer) Lower(files []File) (*Result, error) {
+	fset := token.NewFileSet()
+	var fs []*file
+	var asts []*ast.File
+	for _, in := range files {
+		af, err := parser.ParseFile(fset, in.Name, in.Src, parser.ParseComments|parser.SkipObjectResolution)
+		if err != nil {
+			return nil, err
+		}
+		if af.Name.Name != "main" {
+			return nil, fmt.Errorf("%s: package %s: want package main", fset.Position(af.Name.Pos()), af.Name.Name)
+		}
+		f := &file{name: in.Name, src: in.Src, tf: fset.File(af.Pos()), ast: af}
+		fs = append(fs, f)
+		asts = append(asts, af)
+	}
+	lw := &lowering{fset: fset, files: fs, helpers: newHelpers()}
+	lw.typecheck(l.importer(), asts)
+	for _, f := range fs {
+		lw.file(f)
+	}
+	res := &Result{Unsupported: lw.unsupported}
+	for _, f := range fs {
+		res.Files = append(res.Files, File{Name: f.name, Src: []byte(apply(f.src, f.edits, 0))})
+	}
+	res.Helper = lw.helpers.source()
+	return res, nil
+}
+
+// lowering is the state of one Lower call.
+type lowering struct {
+	fset        *token.FileSet
+	files       []*file
+	helpers     *helpers
+	info        *typeInfo
+	unsupported []string
+	n           int // counter for fresh names
+}
+
+func (lw *lowering) fresh(prefix string) string {
+	lw.n++
+	return fmt.Sprintf("__w%s%d", prefix, lw.n)
+}
+
+func (lw *lowering) unsupportedAt(p token.Pos, what string) {
+	lw.unsupported = append(lw.unsupported, fmt.Sprintf("%s: %s", lw.fset.Position(p), what))
+}
+
+// goGuard is the statement every goroutine starts with.
+const goGuard = "defer func() { __w_goPanic(recover()) }(); "
+
+// file lowers one file: children before parents, so that an outer rewrite
+// that moves code carries the inner rewrites along (file.text).
+func (lw *lowering) file(f *file) {
+	for _, d := range f.ast.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil && fd.Name.Name == "main" && fd.Type.TypeParams == nil {
+			f.replace(fd.Name.Pos(), fd.Name.End(), "__w_main")
+			lw.helpers.hasMain = true
+		}
+	}
+	var stack []ast.Node
+	ast.Inspect(f.ast, func(n ast.Node) bool {
+		if n == nil {
+			top := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			lw.post(f, top, stack)
+			return true
+		}
+		stack = append(stack, n)
+		return true
+	})
+}
+
+// post rewrites node n once its children are rewritten; stack holds its
+// ancestors.
+func (lw *lowering) post(f *file, n ast.Node, stack []ast.Node) {
+	switch n := n.(type) {
+	case *ast.GoStmt:
+		lw.goStmt(f, n)
+	case *ast.CallExpr:
+		if id, ok := n.Fun.(*ast.Ident); ok && id.Name == "recover" && len(n.Args) == 0 && lw.isBuiltin(id) {
+			f.insert(n.Pos(), "__w_recovered(")
+			f.insert(n.End(), ")")
+			return
+		}
+		lw.call(f, n)
+	case *ast.RangeStmt:
+		lw.rangeStmt(f, n, stack)
+	case *ast.ForStmt:
+		lw.forStmt(f, n)
+	}
+}
+
+// goStmt makes a panic in the new goroutine end the program, not the host.
+func (lw *lowering) goStmt(f *file, g *ast.GoStmt) {
+	if fl, ok := g.Call.Fun.(*ast.FuncLit); ok {
+		if fl.Type.Results == nil || len(fl.Type.Results.List) == 0 {
+			// The body runs in a nested literal so that Yaegi reports the
+			// position of a panic in it before the guard recovers it.
+			f.insert(fl.Body.Lbrace+1, goGuard+"func() {")
+			f.insert(fl.Body.Rbrace, "}()")
+		} else {
+			f.insert(fl.Body.Lbrace+1, goGuard)
+		}
+		return
+	}
+	if id, ok := g.Call.Fun.(*ast.Ident); ok && lw.isBuiltin(id) {
+		lw.unsupportedAt(g.Pos(), "go statement calling builtin "+id.Name+" is not guarded against panics")
+		return
+	}
+	// go f(a, b) -> { fn, a0, a1 := f, a, b; go func() { guard; fn(a0, a1) }() }
+	// keeps Go's order: function value and arguments evaluated at the go statement.
+	names := []string{lw.fresh("gf")}
+	vals := []string{f.node(g.Call.Fun)}
+	var args []string
+	for _, a := range g.Call.Args {
+		nm := lw.fresh("ga")
+		names = append(names, nm)
+		vals = append(vals, f.node(a))
+		args = append(args, nm)
+	}
+	ell := ""
+	if g.Call.Ellipsis.IsValid() {
+		ell = "..."
+	}
+	text := fmt.Sprintf("{ %s := %s; go func() { %s%s(%s%s) }() }",
+		strings.Join(names, ", "), strings.Join(vals, ", "), goGuard, names[0], strings.Join(args, ", "), ell)
+	f.replace(g.Pos(), g.End(), text)
+}
+
+// helpers collects the helper declarations the rewrites need.
+type helpers struct {
+	hasMain bool
+	imports map[string]string // path -> local name
+	decls   []string
+	have    map[string]bool
+}
+
+func newHelpers() *helpers {
+	return &helpers{imports: map[string]string{}, have: map[string]bool{}}
+}
+
+// add adds a declaration once, by key.
+func (h *helpers) add(key, decl string) {
+	if h.have[key] {
+		return
+	}
+	h.have[key] = true
+	h.decls = append(h.decls, decl)
+}
+
+// pkg returns the local name the helper file uses for an import path.
+func (h *helpers) pkg(path string) string {
+	if n, ok := h.imports[path]; ok {
+		return n
+	}
+	n := fmt.Sprintf("__wp%d", len(h.imports))
+	h.imports[path] = n
+	return n
+}
+
+func (h *helpers) source() []byte {
+	var b bytes.Buffer
+	b.WriteString("package main\n\nimport (\n")
+	fmt.Fprintf(&b, "\t%s %q\n", rt.Name, rt.ImportPath)
+	paths := make([]string, 0, len(h.imports))
+	for p := range h.imports {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		fmt.Fprintf(&b, "\t%s %q\n", h.imports[p], p)
+	}
+	b.WriteString(")\n\n")
+	if h.hasMain {
+		fmt.Fprintf(&b, "func main() { __w_main(); %s.%s() }\n\n", rt.Name, rt.MainDone)
+	}
+	fmt.Fprintf(&b, "func __w_goPanic(r any) {\n\tif r != nil {\n\t\t%s.%s(r)\n\t}\n}\n\n", rt.Name, rt.GoPanic)
+	fmt.Fprintf(&b, "func __w_recovered(r any) any {\n\tif r != nil {\n\t\t%s.%s()\n\t}\n\treturn r\n}\n\n", rt.Name, rt.Recovered)
+	for _, d := range h.decls {
+		b.WriteString(d)
+		b.WriteString("\n\n")
+	}
+	return b.Bytes()
+}
