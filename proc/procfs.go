@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Stat is the part of /proc/PID/stat that proc uses.
@@ -139,4 +140,30 @@ func childPIDs() ([]int, error) {
 		}
 	}
 	return out, nil
+}
+
+// KillSession sends sig to every live process in session sid and returns
+// their pids. A session ID stays allocated while any member lives, so this
+// never hits an unrelated process: use it to clear what a dead session
+// leader (a group host killed with SIGKILL) left behind, including
+// grandchildren that left their process group.
+func KillSession(sid int, sig syscall.Signal) []int {
+	if sid <= 1 {
+		return nil
+	}
+	pids, err := allPIDs()
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, pid := range pids {
+		st, err := ReadStat(pid)
+		if err != nil || st.SID != sid || st.State == 'Z' || pid == os.Getpid() {
+			continue
+		}
+		if syscall.Kill(pid, sig) == nil {
+			out = append(out, pid)
+		}
+	}
+	return out
 }

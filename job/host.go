@@ -1,0 +1,776 @@
+package job
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/warren-mesh/warren/internal/logging"
+	"github.com/warren-mesh/warren/proc"
+)
+
+// Program is what an Interpreter runs: the shape of job/interp's Program.
+type Program struct {
+	Path           string
+	Args, Env      []string
+	Dir            string
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// Result is how an interpreted program ended.
+type Result struct {
+	ExitCode int
+	ModeUsed Mode
+	Note     string
+}
+
+// Interpreter runs Go programs for a group host (job/interp in warren).
+type Interpreter interface {
+	Run(ctx context.Context, p Program, mode Mode) (Result, error)
+}
+
+// Group host defaults.
+const (
+	// DefaultQuarantineAfter consecutive quick failures (each up for less
+	// than Backoff.ResetAfter) make a crash loop: the job is quarantined.
+	DefaultQuarantineAfter = 5
+	// interactiveWait is how long an interactive job waits for its first
+	// attach before it starts with no one listening.
+	interactiveWait = 30 * time.Second
+)
+
+// GroupHost is the process that hosts one group's jobs: `warren __group`.
+// It runs executables through proc and Go programs through Interp, applies
+// restart policies, writes job logs, and serves the Manager on a unix socket
+// in the work dir. It keeps running when the Manager goes away.
+type GroupHost struct {
+	WorkDir, Name    string
+	RTPrio, MaxProcs int
+	Interp           Interpreter // nil: Go programs fail with ErrNoInterp
+	Log              *slog.Logger
+	Backoff          proc.Backoff
+	QuarantineAfter  int
+	Grace            time.Duration // SIGTERM -> SIGKILL for executable jobs
+
+	mu       sync.Mutex
+	jobs     map[string]*hjob
+	watchers map[*watcher]struct{}
+	note     string
+
+	seq      atomic.Int64   // Status.Seq source
+	wg       sync.WaitGroup // job loops and connections
+	shutdown chan struct{}
+	once     sync.Once
+}
+
+// GroupMain is the body of the hidden `warren __group` command: it parses
+// args and runs a GroupHost until ctx ends or the Manager shuts it down.
+func GroupMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return GroupMainWith(ctx, args, nil, stderr)
+}
+
+// GroupMainWith is GroupMain with an Interpreter for Go programs.
+func GroupMainWith(ctx context.Context, args []string, in Interpreter, stderr io.Writer) error {
+	fs := flag.NewFlagSet("__group", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	h := &GroupHost{Interp: in}
+	fs.StringVar(&h.WorkDir, "workdir", "", "job work dir")
+	fs.StringVar(&h.Name, "name", "", "group name")
+	fs.IntVar(&h.RTPrio, "rt", 0, "SCHED_RR priority (1-99)")
+	fs.IntVar(&h.MaxProcs, "maxprocs", 0, "GOMAXPROCS")
+	fs.DurationVar(&h.Backoff.Base, "backoff-base", 0, "restart backoff base")
+	fs.DurationVar(&h.Backoff.Cap, "backoff-cap", 0, "restart backoff cap")
+	fs.DurationVar(&h.Backoff.ResetAfter, "backoff-reset", 0, "uptime that resets the backoff")
+	fs.IntVar(&h.QuarantineAfter, "quarantine-after", 0, "quick failures in a row that quarantine a job")
+	fs.DurationVar(&h.Grace, "grace", 0, "SIGTERM -> SIGKILL delay")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if h.WorkDir == "" || !ValidGroupName(h.Name) {
+		return fmt.Errorf("job: group host: need --workdir and a valid --name")
+	}
+	return h.Run(ctx)
+}
+
+func (h *GroupHost) args() []string {
+	a := []string{"--workdir", h.WorkDir, "--name", h.Name}
+	add := func(k, v string) { a = append(a, k, v) }
+	if h.RTPrio > 0 {
+		add("--rt", strconv.Itoa(h.RTPrio))
+	}
+	if h.MaxProcs > 0 {
+		add("--maxprocs", strconv.Itoa(h.MaxProcs))
+	}
+	if h.Backoff.Base > 0 {
+		add("--backoff-base", h.Backoff.Base.String())
+	}
+	if h.Backoff.Cap > 0 {
+		add("--backoff-cap", h.Backoff.Cap.String())
+	}
+	if h.Backoff.ResetAfter > 0 {
+		add("--backoff-reset", h.Backoff.ResetAfter.String())
+	}
+	if h.QuarantineAfter > 0 {
+		add("--quarantine-after", strconv.Itoa(h.QuarantineAfter))
+	}
+	if h.Grace > 0 {
+		add("--grace", h.Grace.String())
+	}
+	return a
+}
+
+// Run hosts the group until ctx ends or a shutdown request; then it stops
+// every job and returns.
+func (h *GroupHost) Run(ctx context.Context) error {
+	h.jobs = map[string]*hjob{}
+	h.seq.Store(time.Now().UnixNano())
+	h.watchers = map[*watcher]struct{}{}
+	h.shutdown = make(chan struct{})
+	if h.QuarantineAfter <= 0 {
+		h.QuarantineAfter = DefaultQuarantineAfter
+	}
+	for _, d := range []string{runDir(h.WorkDir), logDir(h.WorkDir)} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("job: group %s: %w", h.Name, err)
+		}
+	}
+	if h.Log == nil {
+		lf, err := proc.OpenRotatingFile(groupLogPath(h.WorkDir, h.Name), 0, 0)
+		if err != nil {
+			return fmt.Errorf("job: group %s: %w", h.Name, err)
+		}
+		defer lf.Close()
+		h.Log = slog.New(slog.NewJSONHandler(lf, nil))
+	}
+	h.Log = h.Log.With(logging.KeyGroup, h.Name)
+
+	lock, err := os.OpenFile(lockPath(h.WorkDir, h.Name), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("job: group %s: lock: %w", h.Name, err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return fmt.Errorf("job: group %s: another host runs this group: %w", h.Name, err)
+	}
+	sock, err := sockPath(h.WorkDir, h.Name)
+	if err != nil {
+		return err
+	}
+	os.Remove(sock) // stale: we hold the lock, so no live host owns it
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return fmt.Errorf("job: group %s: listen: %w", h.Name, err)
+	}
+	os.Chmod(sock, 0o600)
+
+	if h.MaxProcs > 0 {
+		runtime.GOMAXPROCS(h.MaxProcs)
+	}
+	if h.RTPrio > 0 {
+		if err := setRealtime(h.RTPrio); err != nil {
+			h.note = fmt.Sprintf("--rt %d not applied (%v); running with normal scheduling", h.RTPrio, err)
+			h.Log.Warn("realtime scheduling refused", logging.KeyErr, err)
+		}
+	}
+	// Jobs' wrapper scripts may orphan processes: reap them here.
+	var reaper *proc.Reaper
+	if err := proc.BecomeSubreaper(); err == nil {
+		reaper = &proc.Reaper{Log: h.Log}
+		reaper.Start(context.Background())
+	}
+	h.Log.Info("group host started", logging.KeyPID, os.Getpid())
+
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			h.wg.Add(1)
+			go func() {
+				defer h.wg.Done()
+				h.serve(c.(*net.UnixConn))
+			}()
+		}
+	}()
+	select {
+	case <-ctx.Done():
+	case <-h.shutdown:
+	}
+	h.Log.Info("group host stopping")
+	ln.Close()
+	os.Remove(sock)
+	h.stopAll()
+	h.mu.Lock()
+	for w := range h.watchers {
+		w.close()
+	}
+	h.mu.Unlock()
+	h.wg.Wait()
+	h.mu.Lock()
+	for _, j := range h.jobs {
+		j.closeLog()
+	}
+	h.mu.Unlock()
+	if reaper != nil {
+		reaper.Close(context.Background())
+	}
+	return nil
+}
+
+// setRealtime puts every thread of this process under SCHED_RR; threads
+// created later inherit it from their creator.
+func setRealtime(prio int) error {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		attr := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_RR, Priority: uint32(prio)}
+		if err := unix.SchedSetAttr(tid, attr, 0); err != nil {
+			return fmt.Errorf("sched_setattr SCHED_RR %d: %w", prio, err)
+		}
+	}
+	return nil
+}
+
+func (h *GroupHost) stopAll() {
+	h.mu.Lock()
+	js := make([]*hjob, 0, len(h.jobs))
+	for _, j := range h.jobs {
+		js = append(js, j)
+	}
+	h.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, j := range js {
+		wg.Add(1)
+		go func() { defer wg.Done(); j.stop() }()
+	}
+	wg.Wait()
+}
+
+// peerAllowed accepts only our own user or root on the control socket
+// (the socket is 0600 too; this also covers a mode changed by hand).
+func peerAllowed(c *net.UnixConn) bool {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var cred *unix.Ucred
+	var cerr error
+	raw.Control(func(fd uintptr) { cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) })
+	if cerr != nil || cred == nil {
+		return false
+	}
+	return cred.Uid == 0 || int(cred.Uid) == os.Getuid()
+}
+
+func (h *GroupHost) serve(c *net.UnixConn) {
+	defer c.Close()
+	if !peerAllowed(c) {
+		writeMsg(c, response{Err: "job: group host: permission denied"})
+		return
+	}
+	br := bufio.NewReader(c)
+	var req request
+	if err := readMsg(br, &req); err != nil {
+		h.Log.Warn("bad control request", logging.KeyErr, err)
+		writeMsg(c, errResponse(err))
+		return
+	}
+	switch req.Op {
+	case opWatch:
+		h.watch(c)
+		return
+	case opAttach:
+		h.attach(c, br, req.ID)
+		return
+	}
+	resp := h.handle(req)
+	writeMsg(c, resp)
+	if req.Op == opShutdown && resp.Err == "" {
+		h.once.Do(func() { close(h.shutdown) })
+	}
+}
+
+func (h *GroupHost) handle(req request) response {
+	switch req.Op {
+	case opHello:
+		return response{Hello: &hello{Name: h.Name, PID: os.Getpid(), RTPrio: h.RTPrio, MaxProcs: h.MaxProcs, Note: h.note}}
+	case opList:
+		return response{Jobs: h.list()}
+	case opRun:
+		if req.Spec == nil {
+			return errResponse(fmt.Errorf("job: run: no spec: %w", ErrBadSpec))
+		}
+		st, err := h.run(*req.Spec, req.Prev, req.Want != wantStopped)
+		if err != nil {
+			return errResponse(err)
+		}
+		return response{Status: &st}
+	case opStop, opStart, opRemove:
+		h.mu.Lock()
+		j := h.jobs[req.ID]
+		h.mu.Unlock()
+		if j == nil {
+			return errResponse(fmt.Errorf("job: %s %s: %w", req.Op, req.ID, ErrNotFound))
+		}
+		var err error
+		switch req.Op {
+		case opStop:
+			j.stop()
+		case opStart:
+			err = j.start()
+		case opRemove:
+			err = h.remove(j, req.Force)
+		}
+		if err != nil {
+			return errResponse(err)
+		}
+		st := j.status()
+		return response{Status: &st}
+	case opShutdown:
+		if !req.Force {
+			for _, st := range h.list() {
+				if st.State.Active() {
+					return errResponse(fmt.Errorf("job: kill group %s: job %s is %s: %w", h.Name, st.ID, st.State, ErrGroupBusy))
+				}
+			}
+		}
+		return response{}
+	}
+	return errResponse(fmt.Errorf("job: unknown control op %q", req.Op))
+}
+
+func (h *GroupHost) list() []Status {
+	h.mu.Lock()
+	out := make([]Status, 0, len(h.jobs))
+	for _, j := range h.jobs {
+		out = append(out, j.status())
+	}
+	h.mu.Unlock()
+	sort.Slice(out, func(a, b int) bool { return out[a].Created.Before(out[b].Created) })
+	return out
+}
+
+// run creates a job (or replaces a stopped one with the same ID, as a
+// resumed job after a group restart) and starts it unless told not to.
+func (h *GroupHost) run(spec Spec, prev *Status, start bool) (Status, error) {
+	if spec.ID == "" {
+		return Status{}, fmt.Errorf("job: run: no id: %w", ErrBadSpec)
+	}
+	h.mu.Lock()
+	if old := h.jobs[spec.ID]; old != nil {
+		h.mu.Unlock()
+		return old.status(), nil // idempotent: a Manager retrying after a lost reply
+	}
+	j := &hjob{h: h, st: Status{Spec: spec, State: StateCreated, Created: time.Now()}}
+	if prev != nil {
+		j.st.Created, j.st.Restarts = prev.Created, prev.Restarts
+		j.st.ExitCode, j.st.Ended, j.st.Started = prev.ExitCode, prev.Ended, prev.Started
+		j.st.Error, j.st.ModeUsed = prev.Error, prev.ModeUsed
+		if prev.State.Terminal() {
+			j.st.State = prev.State
+		}
+		j.st.Note = prev.Note
+	}
+	spec.Group = h.Name
+	j.st.Spec.Group = h.Name
+	j.st.Seq = h.seq.Add(1)
+	h.jobs[spec.ID] = j
+	h.mu.Unlock()
+	h.publish(j.status())
+	if start && (prev == nil || !prev.State.Terminal()) {
+		if err := j.start(); err != nil {
+			return j.status(), err
+		}
+	}
+	return j.status(), nil
+}
+
+func (h *GroupHost) remove(j *hjob, force bool) error {
+	if force {
+		j.stop()
+	}
+	j.mu.Lock()
+	busy := j.loopDone != nil
+	j.mu.Unlock()
+	if busy {
+		return fmt.Errorf("job: remove %s: %w (stop it first)", j.st.ID, ErrRunning)
+	}
+	h.mu.Lock()
+	delete(h.jobs, j.st.ID)
+	h.mu.Unlock()
+	j.closeLog()
+	return nil
+}
+
+// watcher is one Manager's subscription to status changes. Changes are
+// coalesced per job, so a slow reader never blocks a job and always gets
+// each job's latest state.
+type watcher struct {
+	mu     sync.Mutex
+	dirty  map[string]Status
+	order  []string
+	notify chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+func (w *watcher) push(st Status) {
+	w.mu.Lock()
+	if _, ok := w.dirty[st.ID]; !ok {
+		w.order = append(w.order, st.ID)
+	}
+	w.dirty[st.ID] = st
+	w.mu.Unlock()
+	select {
+	case w.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (w *watcher) close() { w.once.Do(func() { close(w.done) }) }
+
+func (h *GroupHost) publish(st Status) {
+	h.mu.Lock()
+	for w := range h.watchers {
+		w.push(st)
+	}
+	h.mu.Unlock()
+}
+
+func (h *GroupHost) watch(c *net.UnixConn) {
+	w := &watcher{dirty: map[string]Status{}, notify: make(chan struct{}, 1), done: make(chan struct{})}
+	h.mu.Lock()
+	h.watchers[w] = struct{}{}
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		delete(h.watchers, w)
+		h.mu.Unlock()
+	}()
+	// First message: the hello, then every job as it is now.
+	if err := writeMsg(c, h.handle(request{Op: opHello})); err != nil {
+		return
+	}
+	for _, st := range h.list() {
+		w.push(st)
+	}
+	// Notice the peer going away even while nothing changes.
+	gone := make(chan struct{})
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		io.Copy(io.Discard, c)
+		close(gone)
+	}()
+	defer func() { c.Close(); <-gone }()
+	for {
+		select {
+		case <-w.notify:
+		case <-w.done:
+			return
+		case <-gone:
+			return
+		}
+		w.mu.Lock()
+		batch := make([]Status, 0, len(w.order))
+		for _, id := range w.order {
+			batch = append(batch, w.dirty[id])
+		}
+		w.order = w.order[:0]
+		clear(w.dirty)
+		w.mu.Unlock()
+		for i := range batch {
+			if err := writeMsg(c, response{Status: &batch[i]}); err != nil {
+				return
+			}
+		}
+	}
+}
+
+var errStop = errors.New("stopped")
+
+// hjob is one job inside the host.
+type hjob struct {
+	h *GroupHost
+
+	mu       sync.Mutex
+	st       Status
+	stopCh   chan struct{} // closed to stop the current loop
+	loopDone chan struct{} // closed when the loop returns; nil when idle
+	log      *proc.RotatingFile
+
+	// interactive plumbing
+	attachCh chan *attacher // the loop receives the first attacher
+	att      *attacher
+}
+
+func (j *hjob) status() Status {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.st
+}
+
+func (j *hjob) update(f func(st *Status)) {
+	j.mu.Lock()
+	f(&j.st)
+	j.st.Seq = j.h.seq.Add(1)
+	st := j.st
+	j.mu.Unlock()
+	j.h.publish(st)
+}
+
+func (j *hjob) closeLog() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.log != nil {
+		j.log.Close()
+		j.log = nil
+	}
+}
+
+func (j *hjob) logFile() (*proc.RotatingFile, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.log == nil {
+		lf, err := proc.OpenRotatingFile(jobLogPath(j.h.WorkDir, j.st.ID), 0, 0)
+		if err != nil {
+			return nil, err
+		}
+		j.log = lf
+	}
+	return j.log, nil
+}
+
+// start begins the job's run loop; a quarantined or ended job starts over.
+func (j *hjob) start() error {
+	j.mu.Lock()
+	if j.loopDone != nil {
+		j.mu.Unlock()
+		return fmt.Errorf("job: start %s: %w", j.st.ID, ErrRunning)
+	}
+	j.stopCh = make(chan struct{})
+	j.loopDone = make(chan struct{})
+	if j.st.Interactive {
+		j.attachCh = make(chan *attacher, 1)
+	}
+	stop, done := j.stopCh, j.loopDone
+	j.st.State = StateStarting
+	j.st.Error = ""
+	j.st.Seq = j.h.seq.Add(1)
+	j.mu.Unlock()
+	j.h.publish(j.status())
+	j.h.wg.Add(1)
+	go func() {
+		defer j.h.wg.Done()
+		defer close(done)
+		j.loop(stop)
+		j.mu.Lock()
+		j.loopDone = nil
+		j.st.Seq = j.h.seq.Add(1)
+		j.mu.Unlock()
+		j.h.publish(j.status())
+	}()
+	return nil
+}
+
+// stop ends the run loop and waits for it.
+func (j *hjob) stop() {
+	j.mu.Lock()
+	stop, done := j.stopCh, j.loopDone
+	if done != nil {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+			j.st.State = StateStopping
+			j.st.Seq = j.h.seq.Add(1)
+		}
+	}
+	j.mu.Unlock()
+	if done != nil {
+		j.h.publish(j.status())
+		<-done
+	}
+}
+
+func (j *hjob) loop(stop <-chan struct{}) {
+	h := j.h
+	tracker := proc.Tracker{B: h.Backoff}
+	resetAfter := h.Backoff.ResetAfter
+	if resetAfter <= 0 {
+		resetAfter = proc.DefaultBackoff.ResetAfter
+	}
+	quick := 0
+	restarts := 0
+	for {
+		var att *attacher
+		if j.st.Interactive {
+			t := time.NewTimer(interactiveWait)
+			select {
+			case att = <-j.attachCh:
+			case <-t.C:
+			case <-stop:
+			}
+			t.Stop()
+		}
+		select {
+		case <-stop:
+			j.update(func(st *Status) { st.State = StateStopped })
+			return
+		default:
+		}
+		started := time.Now()
+		code, res, err := j.runOnce(stop, att)
+		uptime := time.Since(started)
+		stopped := false
+		select {
+		case <-stop:
+			stopped = true
+		default:
+		}
+		failed := err != nil || code != 0
+		j.update(func(st *Status) {
+			st.Ended = time.Now()
+			st.ExitCode = code
+			st.PID = 0
+			if res.ModeUsed != "" {
+				st.ModeUsed = res.ModeUsed
+			}
+			if res.Note != "" {
+				st.Note = res.Note
+			}
+			st.Error = ""
+			switch {
+			case stopped:
+			case err != nil:
+				st.Error = err.Error()
+			case code != 0:
+				st.Error = fmt.Sprintf("exit status %d", code)
+			}
+			switch {
+			case stopped:
+				st.State = StateStopped
+			case failed:
+				st.State = StateFailed
+			default:
+				st.State = StateExited
+			}
+		})
+		if att != nil {
+			msg := ""
+			if err != nil && !stopped {
+				msg = err.Error()
+			}
+			att.exit(code, msg)
+		}
+		if stopped {
+			return
+		}
+		pol := j.st.Restart
+		if !pol.shouldRestart(code, failed, restarts) {
+			return
+		}
+		if uptime < resetAfter {
+			quick++
+		} else {
+			quick = 0
+			tracker.Reset()
+		}
+		if quick >= h.QuarantineAfter {
+			j.update(func(st *Status) {
+				st.State = StateQuarantined
+				st.Note = fmt.Sprintf("crash loop: %d runs in a row ended within %v; start it again by hand", quick, resetAfter)
+			})
+			h.Log.Warn("job quarantined", logging.KeyJob, j.st.ID, "runs", quick)
+			return
+		}
+		delay := tracker.Failure(uptime)
+		j.update(func(st *Status) { st.State = StateBackoff })
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-stop:
+			t.Stop()
+			j.update(func(st *Status) { st.State = StateStopped })
+			return
+		}
+		restarts++
+		j.update(func(st *Status) { st.Restarts++; st.State = StateStarting })
+	}
+}
+
+// runOnce runs the program once and returns its exit code.
+func (j *hjob) runOnce(stop <-chan struct{}, att *attacher) (int, Result, error) {
+	spec := j.status().Spec
+	lf, err := j.logFile()
+	if err != nil {
+		return -1, Result{}, err
+	}
+	outS, errS := lf.Stream(), lf.Stream()
+	defer outS.Close()
+	defer errS.Close()
+	var stdout, stderr io.Writer = outS, errS
+	var stdin io.Reader
+	if att != nil {
+		stdout = io.MultiWriter(outS, att.writer(false))
+		stderr = io.MultiWriter(errS, att.writer(true))
+		stdin = att.stdin
+	}
+	env := append(os.Environ(), spec.Env...)
+	if isGoProgram(spec.Path) {
+		if j.h.Interp == nil {
+			return -1, Result{}, fmt.Errorf("job: run %s: %w", spec.Path, ErrNoInterp)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			select {
+			case <-stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		j.update(func(st *Status) { st.State = StateRunning; st.Started = time.Now(); st.PID = os.Getpid() })
+		res, err := j.h.Interp.Run(ctx, Program{Path: spec.Path, Args: spec.Args, Env: env, Dir: spec.Dir,
+			Stdin: stdin, Stdout: stdout, Stderr: stderr}, spec.Mode)
+		return res.ExitCode, res, err
+	}
+	p, err := proc.Start(context.Background(), proc.Spec{Path: spec.Path, Args: spec.Args, Env: env, Dir: spec.Dir,
+		Stdin: stdin, Stdout: stdout, Stderr: stderr, Grace: j.h.Grace})
+	if err != nil {
+		return -1, Result{ModeUsed: Executable}, err
+	}
+	j.update(func(st *Status) {
+		st.State, st.Started, st.PID, st.ModeUsed = StateRunning, time.Now(), p.PID(), Executable
+	})
+	select {
+	case <-p.Done():
+	case <-stop:
+		p.Stop(context.Background())
+	}
+	return p.ExitCode(), Result{ModeUsed: Executable}, nil
+}

@@ -1,0 +1,33 @@
+package job
+
+import (
+	"fmt"
+	"path/filepath"
+)
+
+// Work dir layout (Manager.WorkDir):
+//
+//	state.json           groups and jobs (atomic writes)
+//	run/<group>.sock     a group host's control socket
+//	run/<group>.lock     flock held by the group host (one host per group)
+//	logs/<job id>.log    a job's stdout and stderr, timestamped, rotated (.1, .2, ...)
+//	logs/group-<g>.log   a group host's own log
+
+func statePath(wd string) string          { return filepath.Join(wd, "state.json") }
+func runDir(wd string) string             { return filepath.Join(wd, "run") }
+func logDir(wd string) string             { return filepath.Join(wd, "logs") }
+func lockPath(wd, group string) string    { return filepath.Join(runDir(wd), group+".lock") }
+func jobLogPath(wd, id string) string     { return filepath.Join(logDir(wd), id+".log") }
+func groupLogPath(wd, g string) string    { return filepath.Join(logDir(wd), "group-"+g+".log") }
+func sockPathRaw(wd, group string) string { return filepath.Join(runDir(wd), group+".sock") }
+
+// maxSockPath is the room in sockaddr_un.sun_path, less the terminating NUL.
+const maxSockPath = 107
+
+func sockPath(wd, group string) (string, error) {
+	p := sockPathRaw(wd, group)
+	if len(p) > maxSockPath {
+		return "", fmt.Errorf("job: group %q: socket path %s is longer than %d bytes; use a shorter work dir or group name", group, p, maxSockPath)
+	}
+	return p, nil
+}
