@@ -40,12 +40,13 @@ type worker struct {
 
 // PoolStats is a snapshot of a server's worker pool.
 type PoolStats struct {
-	Workers int    // running workers (busy or idle)
+	Workers int    // running workers (busy or idle), including inline runs
 	Idle    int    // workers waiting for a job
 	Queued  int    // jobs waiting for a worker
 	Started uint64 // workers started since the server was created
 	Exited  uint64 // workers stopped for being idle
 	Handled uint64 // jobs run
+	Inline  uint64 // of which run by a connection's reader (see Server docs)
 }
 
 type job struct {
@@ -107,6 +108,33 @@ func (p *pool) submit(j job) error {
 	p.q.push(j)
 	p.mu.Unlock()
 	return nil
+}
+
+// borrow reserves a worker slot for a job the caller runs itself (a
+// connection's reader running a handler inline); it fails when jobs are
+// queued (they go first, by priority) or every slot is taken.
+func (p *pool) borrow() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.q.len() > 0 || p.workers >= p.max {
+		return false
+	}
+	p.workers++
+	p.stats.Handled++
+	p.stats.Inline++
+	return true
+}
+
+// giveBack returns a borrowed slot; if jobs wait, a worker takes it.
+func (p *pool) giveBack() {
+	p.mu.Lock()
+	p.workers--
+	if !p.closed && p.q.len() > 0 && p.workers < p.max {
+		j := p.q.pop()
+		p.stats.Handled++
+		p.startLocked(j)
+	}
+	p.mu.Unlock()
 }
 
 func (p *pool) work(w *worker, j job) {

@@ -308,20 +308,26 @@ func (sv *service) knownMsg(v any) (KnownMessage, int, bool) {
 
 // deliver routes a client's message to the server stream st: a known
 // message to the worker pool, anything else to st's Recv if a handler runs
-// on st, else back as an ErrUnknownMsg error.
-func (sv *service) deliver(st *Stream, v any) error {
+// on st, else back as an ErrUnknownMsg error. With inline set, a known
+// message that could start at once is returned for the caller to run
+// (runInline), saving a goroutine hand-off.
+func (sv *service) deliver(st *Stream, v any, inline bool) (j job, runInline bool, err error) {
 	if km, prio, ok := sv.knownMsg(v); ok {
 		st.active.Add(1)
-		if err := sv.srv.pool.submit(job{st: st, msg: km, prio: prio}); err != nil {
-			st.active.Add(-1)
-			return fmt.Errorf("service: send: %w", ErrServerClosed)
+		j = job{st: st, msg: km, prio: prio}
+		if inline && sv.srv.pool.borrow() {
+			return j, true, nil
 		}
-		return nil
+		if err := sv.srv.pool.submit(j); err != nil {
+			st.active.Add(-1)
+			return job{}, false, fmt.Errorf("service: send: %w", ErrServerClosed)
+		}
+		return job{}, false, nil
 	}
 	if st.active.Load() > 0 && st.in.push(item{v: v}) {
-		return nil
+		return job{}, false, nil
 	}
-	return st.Send(&RemoteError{
+	return job{}, false, st.Send(&RemoteError{
 		Msg: fmt.Sprintf("service: %s/%s: %v: %T is not a known message and no handler is receiving", sv.publisher, sv.name, ErrUnknownMsg, v),
 		Err: ErrUnknownMsg,
 	})

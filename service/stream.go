@@ -135,7 +135,8 @@ func (s *Stream) SendContext(ctx context.Context, v any) error {
 		}
 		return nil
 	}
-	return s.pc.svc.deliver(s.peer, v)
+	_, _, err := s.pc.svc.deliver(s.peer, v, false)
+	return err
 }
 
 // Recv waits for the next value on the stream and stores it in the value

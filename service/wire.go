@@ -10,6 +10,7 @@ import (
 	"net"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/warren-mesh/warren/internal/logging"
@@ -46,8 +47,13 @@ type wireConn struct {
 	wcond       sync.Cond
 	pend, spare *bytes.Buffer
 	flushing    bool
+	corked      bool // the reader is working through buffered frames: hold replies
 	werr        error
 	wakeW       chan struct{}
+
+	rd         *codec.Reader // owned by the goroutine currently reading
+	inline     atomic.Int32  // server: 0 reading, 1 running a handler inline, 2 reading handed over
+	stealTimer *time.Timer
 
 	smu     sync.Mutex
 	streams map[uint32]*Stream
@@ -79,6 +85,11 @@ func newWireConn(nc net.Conn, log *slog.Logger, maxFrame int, svc *service) *wir
 // start runs the reader and writer goroutines; wait waits for them.
 func (w *wireConn) start() {
 	w.wg.Add(2)
+	w.rd = codec.NewReader(w.nc, w.maxFrame)
+	if w.svc != nil {
+		w.stealTimer = time.AfterFunc(time.Hour, w.steal)
+		w.stealTimer.Stop()
+	}
 	go func() { defer w.wg.Done(); w.writeLoop() }()
 	go func() { defer w.wg.Done(); w.readLoop() }()
 }
@@ -174,7 +185,7 @@ func (w *wireConn) writeFrame(ctx context.Context, id uint32, kind codec.Kind, t
 		w.wmu.Unlock()
 		return fmt.Errorf("service: send %s: %w", typ, err)
 	}
-	if w.flushing {
+	if w.flushing || (w.corked && w.pend.Len() < 64<<10) {
 		w.wmu.Unlock()
 		return nil
 	}
@@ -205,6 +216,14 @@ func (w *wireConn) writeFrame(ctx context.Context, id uint32, kind codec.Kind, t
 	w.wcond.Broadcast()
 	w.wmu.Unlock()
 	return nil
+}
+
+// cork holds frames written from now on in the buffer (the reader has
+// more frames to work through; their replies go out in one write).
+func (w *wireConn) cork() {
+	w.wmu.Lock()
+	w.corked = true
+	w.wmu.Unlock()
 }
 
 // writeLoop takes over flushing when an inline writer leaves frames behind.
@@ -254,14 +273,38 @@ func (w *wireConn) goAway(reason error) {
 
 // ---- reading ----
 
+// readLoop reads and dispatches frames. On the server, a known message
+// that can start at once runs inline, on this goroutine: no hand-off, and
+// its reply joins the batch. If the handler runs longer than
+// inlineBudget, steal starts a new goroutine that continues reading, and
+// this one exits when the handler returns. So a slow or blocking handler
+// (a subscription, s.Recv) never stalls the connection for longer than
+// the budget.
 func (w *wireConn) readLoop() {
-	r := codec.NewReader(w.nc, w.maxFrame)
+	corked := false
 	for {
-		f, err := r.Next()
+		if corked && w.rd.Buffered() == 0 {
+			// About to block on the socket: send the replies held so far.
+			w.uncorkNow()
+			corked = false
+		}
+		f, err := w.rd.Next()
 		if err == nil {
-			err = w.handle(f)
+			if w.svc != nil && !corked && w.rd.Buffered() > 0 {
+				w.cork()
+				corked = true
+			}
+			var j job
+			var inline bool
+			j, inline, err = w.handle(f)
+			if inline && !w.runInline(j) {
+				return // reading was handed to another goroutine
+			}
 		}
 		if err != nil {
+			if corked {
+				w.uncorkNow()
+			}
 			var fe *codec.FrameError
 			switch {
 			case errors.As(err, &fe):
@@ -278,6 +321,75 @@ func (w *wireConn) readLoop() {
 	}
 }
 
+// inlineBudget is how long a handler may run on the reader goroutine
+// before reading moves to a new goroutine.
+const inlineBudget = 200 * time.Microsecond
+
+// runInline runs j on the reader goroutine; false means reading was handed
+// over meanwhile and the caller must stop reading.
+func (w *wireConn) runInline(j job) bool {
+	w.inline.Store(1)
+	w.stealTimer.Reset(inlineBudget)
+	w.svc.srv.run(j)
+	w.svc.srv.pool.giveBack()
+	w.stealTimer.Stop()
+	return w.inline.CompareAndSwap(1, 0)
+}
+
+// steal runs when an inline handler exceeds its budget.
+func (w *wireConn) steal() {
+	if !w.inline.CompareAndSwap(1, 2) {
+		return
+	}
+	w.uncorkNow()
+	select {
+	case <-w.closed:
+		return
+	default:
+	}
+	w.wg.Add(1) // the stolen reader is still counted, so this is no Add-after-Wait
+	go func() {
+		defer w.wg.Done()
+		w.inline.Store(0)
+		w.readLoop()
+	}()
+}
+
+// uncorkNow writes what cork held, on this goroutine if nobody is writing.
+func (w *wireConn) uncorkNow() {
+	w.wmu.Lock()
+	w.corked = false
+	if w.flushing || w.pend.Len() == 0 || w.werr != nil {
+		w.wmu.Unlock()
+		return
+	}
+	w.flushing = true
+	buf := w.pend
+	w.pend = w.spare
+	w.wmu.Unlock()
+	_, err := w.nc.Write(buf.Bytes())
+	buf.Reset()
+	w.wmu.Lock()
+	w.spare = buf
+	if err != nil {
+		w.flushing = false
+		w.wcond.Broadcast()
+		w.wmu.Unlock()
+		w.close(fmt.Errorf("%w: write: %v", ErrClosed, err))
+		return
+	}
+	if w.pend.Len() > 0 && w.werr == nil {
+		select {
+		case w.wakeW <- struct{}{}:
+		default:
+		}
+	} else {
+		w.flushing = false
+	}
+	w.wcond.Broadcast()
+	w.wmu.Unlock()
+}
+
 func (w *wireConn) peerString() string {
 	if w.credOK {
 		return fmt.Sprintf("pid=%d uid=%d", w.cred.PID, w.cred.UID)
@@ -288,29 +400,30 @@ func (w *wireConn) peerString() string {
 	return "?"
 }
 
-func (w *wireConn) handle(f codec.Frame) error {
+func (w *wireConn) handle(f codec.Frame) (job, bool, error) {
 	switch f.Kind {
 	case codec.KindMsg:
 		if f.Stream == 0 {
-			return &codec.FrameError{Err: ErrMalformed, Reason: "message on stream 0"}
+			return job{}, false, &codec.FrameError{Err: ErrMalformed, Reason: "message on stream 0"}
 		}
 		ti := lookupName(f.Type)
 		if ti == nil {
-			return &codec.FrameError{Err: ErrUnknownType, Reason: fmt.Sprintf("type %q on stream %d", f.Type, f.Stream)}
+			return job{}, false, &codec.FrameError{Err: ErrUnknownType, Reason: fmt.Sprintf("type %q on stream %d", f.Type, f.Stream)}
 		}
 		v, err := decodeValue(ti, f.Payload)
 		if err != nil {
-			return &codec.FrameError{Err: ErrMalformed, Reason: fmt.Sprintf("%s payload: %v", ti.name, err)}
+			return job{}, false, &codec.FrameError{Err: ErrMalformed, Reason: fmt.Sprintf("%s payload: %v", ti.name, err)}
 		}
 		if w.svc != nil {
 			st := w.serverStream(f.Stream)
 			if st == nil {
-				return nil // connection closing
+				return job{}, false, nil // connection closing
 			}
-			if err := w.svc.deliver(st, v); err != nil {
-				return nil // pool closed: server closing
+			j, inline, err := w.svc.deliver(st, v, true)
+			if err != nil {
+				return job{}, false, nil // server closing
 			}
-			return nil
+			return j, inline, nil
 		}
 		if st := w.stream(f.Stream); st != nil {
 			st.in.push(item{v: v})
@@ -318,7 +431,7 @@ func (w *wireConn) handle(f codec.Frame) error {
 	case codec.KindErr:
 		var rec errRecord
 		if err := decMode.Unmarshal(f.Payload, &rec); err != nil {
-			return &codec.FrameError{Err: ErrMalformed, Reason: fmt.Sprintf("error record: %v", err)}
+			return job{}, false, &codec.FrameError{Err: ErrMalformed, Reason: fmt.Sprintf("error record: %v", err)}
 		}
 		if st := w.stream(f.Stream); st != nil {
 			st.in.push(item{err: fromErrRecord(rec)})
@@ -340,9 +453,9 @@ func (w *wireConn) handle(f codec.Frame) error {
 		err := fmt.Errorf("service: %w by peer: %w", ErrClosed, fromErrRecord(rec))
 		w.log.Info("service: peer closed connection", logging.KeyReason, rec.Msg)
 		w.close(err)
-		return io.EOF // stop reading without another goaway
+		return job{}, false, io.EOF // stop reading without another goaway
 	}
-	return nil
+	return job{}, false, nil
 }
 
 func (w *wireConn) stream(id uint32) *Stream {

@@ -115,6 +115,10 @@ func NewReader(r io.Reader, max int) *Reader {
 	return &Reader{r: bufio.NewReaderSize(r, 64<<10), max: max}
 }
 
+// Buffered returns how many bytes are already read from the stream but not
+// yet returned as frames: 0 means the next Next will block on the stream.
+func (r *Reader) Buffered() int { return r.r.Buffered() }
+
 // Next reads the next frame. It returns io.EOF at a clean end of stream,
 // io.ErrUnexpectedEOF for a stream cut inside a frame, the underlying read
 // error, or a *FrameError for a frame that breaks the layout.
