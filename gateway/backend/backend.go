@@ -501,6 +501,13 @@ func (b *Backend) stopProcess(p Process) {
 	defer cancel()
 	if err := p.Stop(ctx); err != nil {
 		b.log.Warn("backend stop", logging.KeyPID, p.PID(), logging.KeyErr, err)
+		// Stop gave up waiting after SIGKILL; the process is still ours to
+		// wait for, so that Close never returns with it alive.
+		select {
+		case <-p.Done():
+		case <-time.After(5 * time.Second):
+			b.log.Error("backend process did not exit after SIGKILL", logging.KeyPID, p.PID())
+		}
 	}
 }
 

@@ -642,3 +642,6 @@ type fasthttpLogger struct{ l *slog.Logger }
 func (f fasthttpLogger) Printf(format string, args ...any) {
 	f.l.Debug(fmt.Sprintf(format, args...))
 }
+
+// OpenConns is the number of client connections open on the listener.
+func (p *Proxy) OpenConns() int { return int(p.srv.GetOpenConnectionsCount()) }

@@ -1,0 +1,120 @@
+// Command backend is the test backend of package gateway's tests and
+// benchmarks: a small HTTP (and TCP echo) server with switches for the
+// failure modes the gateway must handle.
+package main
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	httpAddr := flag.String("http", "", "serve HTTP on this address")
+	tcpAddr := flag.String("tcp", "", "serve a TCP echo on this address")
+	delay := flag.Duration("delay", 0, "wait this long before listening")
+	mode := flag.String("mode", "", "never (never listen), exit (exit at once with status 3)")
+	name := flag.String("name", "backend", "name reported in responses")
+	flag.Parse()
+	fmt.Printf("pid %d starting\n", os.Getpid())
+	switch *mode {
+	case "exit":
+		fmt.Println("exiting as asked")
+		os.Exit(3)
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	if *mode == "never" {
+		<-sig // runs, never listens
+		return
+	}
+	time.Sleep(*delay)
+	if *tcpAddr != "" {
+		ln, err := net.Listen("tcp", *tcpAddr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					io.Copy(c, c)
+				}()
+			}
+		}()
+	}
+	if *httpAddr != "" {
+		ln, err := net.Listen("tcp", *httpAddr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		pid := fmt.Sprint(os.Getpid())
+		mux := http.NewServeMux()
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Pid", pid)
+			io.WriteString(w, *name+" "+pid)
+		})
+		mux.HandleFunc("/pid", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, pid) })
+		mux.HandleFunc("/crash", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Println("crashing as asked")
+			os.Exit(4)
+		})
+		mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+			d, _ := time.ParseDuration(r.URL.Query().Get("d"))
+			time.Sleep(d)
+			io.WriteString(w, "slow "+pid)
+		})
+		mux.HandleFunc("/sse", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			for i := range 3 {
+				fmt.Fprintf(w, "data: %d\n\n", i)
+				w.(http.Flusher).Flush()
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+		mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+			if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+				http.Error(w, "not an upgrade", 400)
+				return
+			}
+			h := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+			c, rw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			fmt.Fprintf(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", base64.StdEncoding.EncodeToString(h[:]))
+			rw.Flush()
+			buf := make([]byte, 4096)
+			for {
+				n, err := rw.Read(buf)
+				if n > 0 {
+					c.Write(buf[:n])
+				}
+				if err != nil {
+					return
+				}
+			}
+		})
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		fmt.Printf("pid %d listening on %s\n", os.Getpid(), ln.Addr())
+	}
+	<-sig
+	fmt.Printf("pid %d stopping\n", os.Getpid())
+}
