@@ -18,6 +18,7 @@ import (
 
 	"github.com/warren-mesh/warren/gateway/backend"
 	"github.com/warren-mesh/warren/gateway/config"
+	"github.com/warren-mesh/warren/gateway/metrics"
 	"github.com/warren-mesh/warren/internal/logging"
 	"github.com/warren-mesh/warren/proc"
 )
@@ -46,9 +47,22 @@ type Options struct {
 	ID string
 	// Version is reported by /healthz.
 	Version string
-	// Observer, if set, is told about requests and backend events (the
-	// metrics wiring).
+	// Metrics, if set, records requests, latency, cold starts, start
+	// failures, restarts and active connections (package gateway/metrics).
+	Metrics *metrics.Set
+	// Observer, if set, is told about requests and backend events instead
+	// of Metrics (tests, other metric systems).
 	Observer Observer
+}
+
+func (e *Engine) observer() Observer {
+	if e.opts.Observer != nil {
+		return e.opts.Observer
+	}
+	if e.opts.Metrics != nil {
+		return e.opts.Metrics
+	}
+	return nil
 }
 
 // Observer receives the engine's measurements. Implementations must be
@@ -130,7 +144,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	var opened []*route
 	for _, port := range e.cfg.Ports() {
-		r, err := e.newRoute(port, e.cfg.Routes[port])
+		r, err := e.newRoute(port, e.cfg.Routes[port], e.cfg.TrustedOrigins)
 		if err == nil {
 			err = r.listen(ctx)
 		}
@@ -258,7 +272,7 @@ func (e *Engine) Reload(cfg config.Config) error {
 		}
 	}
 	for _, p := range d.Added {
-		r, err := e.newRoute(p, n.Routes[p])
+		r, err := e.newRoute(p, n.Routes[p], n.TrustedOrigins)
 		if err == nil {
 			err = r.listen(ctx)
 		}
@@ -299,6 +313,7 @@ func (e *Engine) Reload(cfg config.Config) error {
 	}
 	for _, c := range changes {
 		if !c.fresh {
+			c.old.trusted = n.TrustedOrigins
 			c.old.commitSwap(e)
 			continue
 		}
@@ -308,7 +323,7 @@ func (e *Engine) Reload(cfg config.Config) error {
 			c.old.closeListener()
 			e.closeBackground(c.old)
 		}
-		r, err := e.newRoute(c.port, c.nr)
+		r, err := e.newRoute(c.port, c.nr, n.TrustedOrigins)
 		if err == nil {
 			err = r.listen(ctx)
 		}
@@ -321,6 +336,22 @@ func (e *Engine) Reload(cfg config.Config) error {
 		}
 		e.routes[c.port] = r
 		r.serve()
+	}
+	if d.Global {
+		// trusted_origins feed every http route's CORS policy.
+		for _, p := range d.Unchanged {
+			if r := e.routes[p]; r != nil && r.http != nil {
+				r.trusted = n.TrustedOrigins
+				r.http.SetPool(r.httpPool(r.cfg, r.targets, r.sel))
+			}
+		}
+	}
+	if obs := e.observer(); obs != nil {
+		if f, ok := obs.(interface{ Forget(string) }); ok {
+			for _, p := range d.Removed {
+				f.Forget(p)
+			}
+		}
 	}
 	e.cfg, e.raw = n, cfg.Clone()
 	e.log.Info("gateway reloaded", "added", d.Added, "removed", d.Removed, "changed", d.Changed)
@@ -390,7 +421,7 @@ func (e *Engine) newBackend(port string, r config.Route, i int) (*backend.Backen
 		cfg.BackoffMin = r.Restart.Backoff.Std()
 		cfg.BackoffMax = r.Restart.MaxBackoff.Std()
 	}
-	if obs := e.opts.Observer; obs != nil {
+	if obs := e.observer(); obs != nil {
 		cfg.OnEvent = func(ev string) { obs.BackendEvent(port, name, ev) }
 	}
 	switch bc.Kind() {

@@ -615,3 +615,29 @@ func TestWebSocketAndSSEThroughEngine(t *testing.T) {
 		t.Fatalf("echo %q %v", buf, err)
 	}
 }
+
+func TestStdioRoutes(t *testing.T) {
+	leakCheck(t)
+	ps, ph := port(t), port(t)
+	script := `printf 'Status: 201 Created\r\nContent-Type: text/plain\r\n\r\n'; printf 'cgi %s %s' "$REQUEST_METHOD" "$QUERY_STRING"`
+	doc := fmt.Sprintf(`{"routes": {
+		%q: {"name": "cat", "protocol": "stdio", "stdio_mode": "stream", "backends": [{"cmd": "cat"}]},
+		%q: {"name": "cgi", "protocol": "stdio", "stdio_mode": "http", "backends": [{"cmd": "sh", "args": ["-c", %q]}]}}}`, ps, ph, script)
+	startEngine(t, mustConfig(t, doc), Options{})
+	c, err := net.Dial("tcp", "127.0.0.1:"+ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	io.WriteString(c, "through stdin and back")
+	c.(*net.TCPConn).CloseWrite()
+	b, err := io.ReadAll(c)
+	if err != nil || string(b) != "through stdin and back" {
+		t.Fatalf("stream: %q %v", b, err)
+	}
+	code, body := get(t, "http://127.0.0.1:"+ph+"/x?y=1")
+	if code != 201 || body != "cgi GET y=1" {
+		t.Fatalf("cgi: %d %q", code, body)
+	}
+}

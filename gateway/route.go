@@ -12,7 +12,9 @@ import (
 	"github.com/warren-mesh/warren/gateway/backend"
 	"github.com/warren-mesh/warren/gateway/balance"
 	"github.com/warren-mesh/warren/gateway/config"
+	"github.com/warren-mesh/warren/gateway/cors"
 	"github.com/warren-mesh/warren/gateway/httpproxy"
+	"github.com/warren-mesh/warren/gateway/stdio"
 	"github.com/warren-mesh/warren/gateway/tcpproxy"
 	"github.com/warren-mesh/warren/internal/logging"
 )
@@ -23,13 +25,16 @@ type route struct {
 	e    *Engine
 	port string
 	cfg  config.Route // normalized
-	ln   *onceListener
+	// trusted is the config's trusted_origins (CORS), as of the last build.
+	trusted []string
+	ln      *onceListener
 
 	backends []*backend.Backend
 	targets  []*httpproxy.Target // http only, parallel to backends
 	sel      balance.Selector
 
 	http    *httpproxy.Proxy
+	stdio   *stdio.Server
 	tcpPool atomic.Pointer[tcpPool]
 
 	serving   bool // serve was called (serveDone will close)
@@ -73,8 +78,8 @@ func (l *onceListener) Close() error {
 	return l.err
 }
 
-func (e *Engine) newRoute(port string, rc config.Route) (*route, error) {
-	r := &route{e: e, port: port, cfg: rc, serveDone: make(chan struct{})}
+func (e *Engine) newRoute(port string, rc config.Route, trusted []string) (*route, error) {
+	r := &route{e: e, port: port, cfg: rc, trusted: trusted, serveDone: make(chan struct{})}
 	r.connCtx, r.connStop = context.WithCancel(context.Background())
 	sel, err := balance.New(rc.LoadBalance)
 	if err != nil {
@@ -101,6 +106,8 @@ func (e *Engine) newRoute(port string, rc config.Route) (*route, error) {
 		}, r.httpPool(rc, r.targets, sel))
 	case config.ProtocolTCP:
 		r.tcpPool.Store(newTCPPool(r.backends, sel))
+	case config.ProtocolStdio:
+		r.stdio = e.stdioServer(port, rc, trusted, r.backends)
 	default:
 		r.closeBackends(context.Background(), r.backends)
 		return nil, fmt.Errorf("gateway: route %s: %w: protocol %q in this build", port, ErrUnsupported, rc.Protocol)
@@ -143,11 +150,12 @@ func (r *route) httpPool(rc config.Route, ts []*httpproxy.Target, sel balance.Se
 		Targets:        ts,
 		Selector:       sel,
 		RequestTimeout: rc.RequestTimeout.Std(),
+		CORS:           cors.FromConfig(r.trusted, rc.CORS),
 	}
 	if rc.MaxBodyBytes > 0 {
 		p.MaxBodyBytes = rc.MaxBodyBytes
 	}
-	obs := r.e.opts.Observer
+	obs := r.e.observer()
 	names := make([]string, len(ts))
 	for i, t := range ts {
 		names[i] = t.Backend.Name()
@@ -181,6 +189,13 @@ func (r *route) listen(ctx context.Context) error {
 func (r *route) serve() {
 	r.serving = true
 	switch {
+	case r.stdio != nil:
+		go func() {
+			defer close(r.serveDone)
+			if err := r.stdio.Serve(r.connCtx, r.ln); err != nil && !errors.Is(err, stdio.ErrClosed) && !errors.Is(err, net.ErrClosed) {
+				r.e.log.Warn("route stopped serving", logging.KeyRoute, r.port, logging.KeyErr, err)
+			}
+		}()
 	case r.http != nil:
 		go func() {
 			defer close(r.serveDone)
@@ -312,6 +327,14 @@ func (r *route) close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("gateway: route %s: %w", r.port, err))
 		}
 	}
+	if r.stdio != nil {
+		// Children are killed on close (SIGTERM, then SIGKILL after grace).
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.StopGrace.Std()+5*time.Second)
+		if err := r.stdio.Close(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("gateway: route %s: %w", r.port, err))
+		}
+		cancel()
+	}
 	if r.serving {
 		select {
 		case <-r.serveDone:
@@ -394,7 +417,7 @@ func (r *route) handleTCP(c net.Conn) {
 	start := time.Now()
 	r.active.Add(1)
 	r.requests.Add(1)
-	obs := r.e.opts.Observer
+	obs := r.e.observer()
 	if obs != nil {
 		obs.Conn(r.port, 1)
 		defer obs.Conn(r.port, -1)
@@ -476,6 +499,9 @@ func (r *route) status() RouteStatus {
 	}
 	if r.http != nil {
 		s.Conns = int64(r.http.OpenConns())
+	}
+	if r.stdio != nil {
+		s.Conns = r.active.Load()
 	}
 	for _, b := range r.backends {
 		s.Backends = append(s.Backends, b.Stats())

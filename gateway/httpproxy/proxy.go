@@ -18,6 +18,8 @@ import (
 
 	"github.com/warren-mesh/warren/gateway/backend"
 	"github.com/warren-mesh/warren/gateway/balance"
+	"github.com/warren-mesh/warren/gateway/config"
+	"github.com/warren-mesh/warren/gateway/cors"
 	"github.com/warren-mesh/warren/internal/logging"
 )
 
@@ -101,9 +103,11 @@ type Pool struct {
 	RequestTimeout time.Duration
 	// MaxBodyBytes caps request bodies (413 beyond); 0: unlimited.
 	MaxBodyBytes int64
-	// Before runs first for every request (CORS); returning true means
-	// the request has been answered.
+	// Before runs first for every request; returning true means the
+	// request has been answered.
 	Before func(ctx *fasthttp.RequestCtx) bool
+	// CORS is the route's cross-origin policy (nil or mode off: none).
+	CORS *cors.Policy
 	// Observe, if set, is called once per request with the target index
 	// (-1: none), the status code and the time to response headers.
 	Observe func(target int, status int, d time.Duration)
@@ -228,6 +232,13 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 	if pool.MaxBodyBytes > 0 && int64(hdr.ContentLength()) > pool.MaxBodyBytes {
 		p.fail(ctx, fasthttp.StatusRequestEntityTooLarge, "request body larger than max_body_bytes ("+strconv.FormatInt(pool.MaxBodyBytes, 10)+")")
 		return
+	}
+	if pool.CORS != nil && pool.CORS.Mode != config.CORSOff {
+		d, done := applyCORS(ctx, pool.CORS)
+		if done {
+			return
+		}
+		defer finishCORS(ctx, d)
 	}
 	setForwarded(ctx, p.opt.ID)
 	if hdr.ConnectionUpgrade() {

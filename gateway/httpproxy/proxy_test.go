@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/warren-mesh/warren/gateway/backend"
 	"github.com/warren-mesh/warren/gateway/balance"
+	"github.com/warren-mesh/warren/gateway/config"
+	"github.com/warren-mesh/warren/gateway/cors"
 	"github.com/warren-mesh/warren/internal/testutil"
 )
 
@@ -432,4 +435,55 @@ func mustURL(s string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+func TestProxyCORS(t *testing.T) {
+	testutil.VerifyNoLeaks(t, FasthttpIgnores...)
+	up := startUpstream(t, "a")
+	pol := &cors.Policy{Mode: config.CORSTrusted, Origins: []string{"https://app.example"}, AllowMethods: []string{"GET", "PUT"}}
+	p := New(Options{ID: "gw", Name: "cors"}, &Pool{Targets: []*Target{fixed(t, "a", up.addr)}, CORS: pol})
+	addr := serve(t, p)
+	do := func(method, origin string, hdr map[string]string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, "http://"+addr+"/", nil)
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	tests := []struct {
+		name, method, origin string
+		hdr                  map[string]string
+		code                 int
+		acao                 string
+	}{
+		{"no origin", "GET", "", nil, 200, ""},
+		{"trusted", "GET", "https://app.example", nil, 200, "https://app.example"},
+		{"foreign", "GET", "https://evil.example", nil, 403, ""},
+		{"preflight", "OPTIONS", "https://app.example", map[string]string{"Access-Control-Request-Method": "PUT"}, 204, "https://app.example"},
+		{"preflight refused method", "OPTIONS", "https://app.example", map[string]string{"Access-Control-Request-Method": "DELETE"}, 403, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := do(tt.method, tt.origin, tt.hdr)
+			if resp.StatusCode != tt.code {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.code)
+			}
+			if got := resp.Header.Values("Access-Control-Allow-Origin"); len(got) > 1 || (tt.acao != "" && (len(got) != 1 || got[0] != tt.acao)) || (tt.acao == "" && len(got) != 0) {
+				t.Fatalf("Access-Control-Allow-Origin %q, want %q", got, tt.acao)
+			}
+			if v := resp.Header.Values("Vary"); !slices.Contains(v, "Origin") {
+				t.Fatalf("Vary %q", v)
+			}
+		})
+	}
 }
