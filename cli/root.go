@@ -37,6 +37,7 @@ var commands = []func(*Env) *cobra.Command{
 	newVersionCmd,
 	newExecCmd,
 	newDaemonCmd, newIDCmd, newInfoCmd, newListCmd,
+	newRunCmd, newPsCmd, newStopCmd, newStartCmd, newRmCmd, newKillCmd, newLogCmd, newMvCmd, newJobListCmd,
 }
 
 // ExitError carries a specific exit code out of a command (for example the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/warren-mesh/warren/daemon/api"
 	"github.com/warren-mesh/warren/internal/logging"
+	"github.com/warren-mesh/warren/job"
 	"github.com/warren-mesh/warren/proc"
 	"github.com/warren-mesh/warren/service"
 )
@@ -30,10 +31,17 @@ type Daemon struct {
 	// NotifySocket is systemd's notification socket ($NOTIFY_SOCKET); READY=1
 	// is sent there once the daemon serves. Empty: no notification.
 	NotifySocket string
+	// Exe is the binary started as `Exe ExeArgs... __group` to host job
+	// groups; empty: this process's own executable.
+	Exe     string
+	ExeArgs []string
+	// Backoff paces restarts of jobs and of group processes that die.
+	Backoff proc.Backoff
 
 	mu      sync.Mutex
 	auth    authorizer
 	srv     *service.Server
+	jobs    *job.Manager
 	started time.Time
 	nodeID  string
 	lock    *instanceLock
@@ -89,6 +97,9 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		return err
 	}
 	d.started = time.Now()
+	if err := d.startJobs(ctx); err != nil {
+		return err
+	}
 	if err := d.startService(); err != nil {
 		return err
 	}

@@ -22,7 +22,7 @@ import (
 
 // node is one daemon under test with its own work dir.
 type node struct {
-	t       *testing.T
+	t       testing.TB
 	bin     string
 	workDir string
 	home    string // $HOME for commands, so nothing touches the real one
@@ -53,7 +53,7 @@ func (l *lockedBuffer) String() string {
 // newNode prepares a work dir and registers the end-of-test checks: the
 // daemon is stopped, every job group killed, and no process that belongs to
 // the work dir may remain.
-func newNode(t *testing.T) *node {
+func newNode(t testing.TB) *node {
 	t.Helper()
 	n := &node{t: t, bin: testutil.WarrenBinary(t), workDir: filepath.Join(t.TempDir(), "wd"), home: t.TempDir()}
 	t.Cleanup(n.cleanup)
@@ -199,6 +199,9 @@ func (n *node) must(args ...string) string {
 }
 
 func (n *node) cleanup() {
+	if n.t.Failed() {
+		n.dumpLogs()
+	}
 	if n.daemonRunning() {
 		// Stop every group first: they outlive the daemon on purpose.
 		n.run("kill", "-f", "*")
@@ -222,6 +225,29 @@ func (n *node) cleanup() {
 		}
 		return nil
 	})
+}
+
+// dumpLogs shows the daemon's output and every log of the work dir, to
+// explain a failure.
+func (n *node) dumpLogs() {
+	n.mu.Lock()
+	buf := n.stderr
+	n.mu.Unlock()
+	if buf != nil {
+		n.t.Logf("daemon output:\n%s", tailString(buf.String(), 8000))
+	}
+	files, _ := filepath.Glob(filepath.Join(n.workDir, "logs", "*"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		n.t.Logf("%s:\n%s", filepath.Base(f), tailString(string(b), 4000))
+	}
+}
+
+func tailString(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
 }
 
 func (n *node) daemonRunning() bool {
