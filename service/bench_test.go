@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -353,6 +354,14 @@ func runBenchChild(dir string) int {
 			if tid, err := strconv.Atoi(e.Name()); err == nil {
 				unix.SchedSetaffinity(tid, &one)
 			}
+		}
+	}
+	if f := os.Getenv("WARREN_SERVICE_BENCH_CHILD_PROFILE"); f != "" {
+		// Profile the server side: WARREN_SERVICE_BENCH_CHILD_PROFILE=/tmp/child.prof
+		out, err := os.Create(f + "." + strconv.Itoa(os.Getpid()))
+		if err == nil {
+			pprof.StartCPUProfile(out)
+			defer pprof.StopCPUProfile()
 		}
 	}
 	srv := service.NewServer(service.WithScope(service.ScopeOS), service.WithSocketDir(dir), service.WithMinWorkers(1))

@@ -88,13 +88,19 @@ func FuzzClientConn(f *testing.F) {
 			defer close(done)
 			io.Copy(io.Discard, b)
 		}()
-		b.Write(data)
-		wc.close(ErrClosed)
-		wc.wait()
-		b.Close()
-		<-done
+		wrote := make(chan struct{})
+		go func() {
+			defer close(wrote)
+			b.Write(data)
+			b.Close()
+		}()
+		// The client reads on the goroutine that receives.
 		var v any
 		for st.Recv(&v) == nil {
 		}
+		wc.close(ErrClosed) // unblocks the writer if Recv ended early
+		<-wrote
+		wc.wait()
+		<-done
 	})
 }

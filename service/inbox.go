@@ -43,6 +43,29 @@ func (q *inbox) push(it item) bool {
 	return true
 }
 
+// ready reports whether an item or the close error is waiting.
+func (q *inbox) ready() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.head < len(q.buf) || q.err != nil
+}
+
+// tryPop returns the next item (ok), or the close error, or neither.
+func (q *inbox) tryPop() (it item, ok bool, err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.head < len(q.buf) {
+		it = q.buf[q.head]
+		q.buf[q.head] = item{}
+		q.head++
+		if q.head == len(q.buf) {
+			q.buf, q.head = q.buf[:0], 0
+		}
+		return it, true, nil
+	}
+	return item{}, false, q.err
+}
+
 func (q *inbox) pop(ctx context.Context) (item, error) {
 	for {
 		q.mu.Lock()
@@ -72,6 +95,15 @@ func (q *inbox) pop(ctx context.Context) (item, error) {
 			return item{}, ctx.Err()
 		}
 	}
+}
+
+// discard drops queued items and closes with err: pop returns err at once.
+func (q *inbox) discard(err error) {
+	q.mu.Lock()
+	clear(q.buf)
+	q.buf, q.head = q.buf[:0], 0
+	q.mu.Unlock()
+	q.close(err)
 }
 
 // close makes pop return err once the queued items are drained.

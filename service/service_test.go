@@ -540,3 +540,35 @@ func TestServerKilledMidStream(t *testing.T) {
 }
 
 var _ = io.EOF
+
+// A Recv abandoned by its context leaves the connection usable: the client
+// reads on the waiting goroutine, so the read is interrupted with a
+// deadline and resumed by the next reader.
+func TestRecvContextCancel(t *testing.T) {
+	for _, sc := range scopes {
+		t.Run(sc.name, func(t *testing.T) {
+			testutil.VerifyNoLeaks(t)
+			resetBlock()
+			e := newEnv(t)
+			e.serve(sc.scope, publishAll)
+			conn := e.dial(sc.scope, "test", "echo")
+			for i := range 4 {
+				// At once, or once the caller is blocked reading.
+				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i)*10*time.Millisecond)
+				var rep EchoReply
+				err := conn.SendRecv(ctx, Block{ID: 1}, &rep)
+				cancel()
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("got %v, want context.DeadlineExceeded", err)
+				}
+			}
+			releaseBlocked() // the abandoned handlers reply to closed streams
+			var rep EchoReply
+			for i := range 20 {
+				if err := conn.SendRecv(ctxT(t), Echo{Num: int32(i)}, &rep); err != nil || rep.Num != int32(i) {
+					t.Fatalf("after cancel: %v %+v", err, rep)
+				}
+			}
+		})
+	}
+}

@@ -147,7 +147,13 @@ func (s *Stream) Recv(v any) error { return s.RecvContext(context.Background(), 
 
 // RecvContext is Recv bounded by ctx.
 func (s *Stream) RecvContext(ctx context.Context, v any) error {
-	it, err := s.in.pop(ctx)
+	var it item
+	var err error
+	if s.wc != nil && !s.server {
+		it, err = s.wc.recv(ctx, s)
+	} else {
+		it, err = s.in.pop(ctx)
+	}
 	if err != nil {
 		return err
 	}
@@ -180,14 +186,14 @@ func (s *Stream) Close() error {
 	s.cancelCtx()
 	if s.wc != nil {
 		s.wc.dropStream(s)
-		s.in.close(fmt.Errorf("service: %w", ErrStreamClosed))
+		s.in.discard(fmt.Errorf("service: %w", ErrStreamClosed))
 		return s.wc.sendClose(s.id)
 	}
 	if s.peer != nil {
 		s.peer.remoteClosed()
 	}
 	if !s.server {
-		s.in.close(fmt.Errorf("service: %w", ErrStreamClosed))
+		s.in.discard(fmt.Errorf("service: %w", ErrStreamClosed))
 		if s.pc != nil {
 			s.pc.drop(s)
 		}

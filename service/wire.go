@@ -52,6 +52,7 @@ type wireConn struct {
 	wakeW       chan struct{}
 
 	rd         *codec.Reader // owned by the goroutine currently reading
+	readTok    chan struct{} // client: holding its token = being the reader
 	inline     atomic.Int32  // server: 0 reading, 1 running a handler inline, 2 reading handed over
 	stealTimer *time.Timer
 
@@ -84,12 +85,20 @@ func newWireConn(nc net.Conn, log *slog.Logger, maxFrame int, svc *service) *wir
 
 // start runs the reader and writer goroutines; wait waits for them.
 func (w *wireConn) start() {
-	w.wg.Add(2)
 	w.rd = codec.NewReader(w.nc, w.maxFrame)
 	if w.svc != nil {
 		w.stealTimer = time.AfterFunc(time.Hour, w.steal)
 		w.stealTimer.Stop()
 	}
+	if w.svc == nil {
+		// The client reads on the goroutines that wait for replies.
+		w.readTok = make(chan struct{}, 1)
+		w.readTok <- struct{}{}
+		w.wg.Add(1)
+		go func() { defer w.wg.Done(); w.writeLoop() }()
+		return
+	}
+	w.wg.Add(2)
 	go func() { defer w.wg.Done(); w.writeLoop() }()
 	go func() { defer w.wg.Done(); w.readLoop() }()
 }
@@ -305,18 +314,92 @@ func (w *wireConn) readLoop() {
 			if corked {
 				w.uncorkNow()
 			}
-			var fe *codec.FrameError
-			switch {
-			case errors.As(err, &fe):
-				w.log.Warn("service: closing connection: bad frame", logging.KeyReason, err.Error(), logging.KeyPeer, w.peerString())
-				w.goAway(err)
-				w.close(err)
-			case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
-				w.close(ErrClosed)
-			default:
-				w.close(fmt.Errorf("%w: %v", ErrClosed, err))
-			}
+			w.readFailed(err)
 			return
+		}
+	}
+}
+
+// readFailed closes the connection after a read or protocol error.
+func (w *wireConn) readFailed(err error) {
+	var fe *codec.FrameError
+	switch {
+	case errors.As(err, &fe):
+		w.log.Warn("service: closing connection: bad frame", logging.KeyReason, err.Error(), logging.KeyPeer, w.peerString())
+		w.goAway(err)
+		w.close(err)
+	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
+		w.close(ErrClosed)
+	default:
+		w.close(fmt.Errorf("%w: %v", ErrClosed, err))
+	}
+}
+
+// recv waits for the next item of client stream st. The client has no
+// reader goroutine: a waiting goroutine takes the read token and reads
+// frames itself, handing other streams' frames to their inboxes, until
+// one arrives for its own stream; then it passes the token on (a waiting
+// goroutine receives it). A sequential caller thus reads its reply
+// straight from the socket, with no goroutine hand-off. A context that
+// ends during the read interrupts it with a read deadline; the frame
+// reader resumes where it was.
+func (w *wireConn) recv(ctx context.Context, st *Stream) (item, error) {
+	for {
+		if it, ok, err := st.in.tryPop(); ok || err != nil {
+			return it, err
+		}
+		select {
+		case <-w.readTok:
+			err := w.readFor(ctx, st)
+			w.readTok <- struct{}{}
+			if err != nil {
+				return item{}, err
+			}
+		case <-st.in.signal:
+		case <-ctx.Done():
+			return item{}, ctx.Err()
+		}
+	}
+}
+
+var pastDeadline = time.Unix(1, 0)
+
+// readFor reads frames until st has an item or the connection fails; it
+// returns only ctx's error.
+func (w *wireConn) readFor(ctx context.Context, st *Stream) error {
+	if ctx.Done() != nil {
+		fired := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			defer close(fired)
+			_ = w.nc.SetReadDeadline(pastDeadline)
+		})
+		defer func() {
+			if !stop() {
+				<-fired
+				_ = w.nc.SetReadDeadline(time.Time{})
+			}
+		}()
+	}
+	for {
+		if w.closeErr() != nil {
+			return nil
+		}
+		f, err := w.rd.Next()
+		if err == nil {
+			_, _, err = w.handle(f)
+		}
+		if err != nil {
+			if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				continue
+			}
+			w.readFailed(err)
+			return nil
+		}
+		if st.in.ready() {
+			return nil
 		}
 	}
 }

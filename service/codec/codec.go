@@ -99,11 +99,17 @@ type Frame struct {
 	Payload []byte
 }
 
-// Reader reads frames from a byte stream, reusing one buffer.
+// Reader reads frames from a byte stream, reusing one buffer. A read
+// that fails with a timeout (a deadline used to interrupt a wait) keeps
+// the frame read so far: the next call to Next resumes it.
 type Reader struct {
 	r   *bufio.Reader
 	max int
 	buf []byte
+	lb  [LenSize]byte
+	ln  int // bytes of the length prefix read
+	n   int // frame length, once ln == LenSize
+	got int // bytes of the frame body read
 }
 
 // NewReader returns a reader that rejects frames longer than max bytes
@@ -123,31 +129,57 @@ func (r *Reader) Buffered() int { return r.r.Buffered() }
 // io.ErrUnexpectedEOF for a stream cut inside a frame, the underlying read
 // error, or a *FrameError for a frame that breaks the layout.
 func (r *Reader) Next() (Frame, error) {
-	var lb [LenSize]byte
-	if _, err := io.ReadFull(r.r, lb[:]); err != nil {
-		return Frame{}, err
-	}
-	n := binary.BigEndian.Uint32(lb[:])
-	if uint64(n) > uint64(r.max) {
-		return Frame{}, &FrameError{Err: ErrFrameTooLarge, Reason: fmt.Sprintf("%d bytes, limit %d", n, r.max)}
-	}
-	if n < HeaderSize-LenSize {
-		return Frame{}, &FrameError{Err: ErrMalformed, Reason: fmt.Sprintf("length %d below header size", n)}
-	}
-	if cap(r.buf) < int(n) {
-		r.buf = make([]byte, n)
-	}
-	b := r.buf[:n]
-	if _, err := io.ReadFull(r.r, b); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	for r.ln < LenSize {
+		m, err := r.r.Read(r.lb[r.ln:])
+		r.ln += m
+		if r.ln == LenSize {
+			break
 		}
-		return Frame{}, err
+		if err != nil {
+			if err == io.EOF && r.ln > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return Frame{}, err
+		}
+		if m == 0 {
+			return Frame{}, io.ErrNoProgress
+		}
 	}
-	// Do not keep a huge buffer around after one big frame.
-	if cap(r.buf) > 1<<20 && n < 64<<10 {
-		r.buf = nil
+	if r.got == 0 {
+		n := binary.BigEndian.Uint32(r.lb[:])
+		if uint64(n) > uint64(r.max) {
+			return Frame{}, &FrameError{Err: ErrFrameTooLarge, Reason: fmt.Sprintf("%d bytes, limit %d", n, r.max)}
+		}
+		if n < HeaderSize-LenSize {
+			return Frame{}, &FrameError{Err: ErrMalformed, Reason: fmt.Sprintf("length %d below header size", n)}
+		}
+		r.n = int(n)
+		// Do not keep a huge buffer around after one big frame.
+		if cap(r.buf) > 1<<20 && r.n < 64<<10 {
+			r.buf = nil
+		}
+		if cap(r.buf) < r.n {
+			r.buf = make([]byte, r.n)
+		}
 	}
+	b := r.buf[:r.n]
+	for r.got < r.n {
+		m, err := r.r.Read(b[r.got:])
+		r.got += m
+		if r.got == r.n {
+			break
+		}
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return Frame{}, err
+		}
+		if m == 0 {
+			return Frame{}, io.ErrNoProgress
+		}
+	}
+	r.ln, r.got = 0, 0
 	return Parse(b)
 }
 
