@@ -125,3 +125,55 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+// stutter returns its data a few bytes at a time, with a timeout error
+// between every chunk, as a connection with a deadline does.
+type stutter struct {
+	data []byte
+	tick bool
+}
+
+func (s *stutter) Read(p []byte) (int, error) {
+	s.tick = !s.tick
+	if s.tick {
+		return 0, timeoutErr{}
+	}
+	if len(s.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), 3)], s.data)
+	s.data = s.data[n:]
+	return n, nil
+}
+
+func TestResumeAfterTimeout(t *testing.T) {
+	var b bytes.Buffer
+	b.Write(frame(t, 1, codec.KindMsg, "main.Req", []byte("payload one")))
+	b.Write(frame(t, 2, codec.KindMsg, "main.Other", []byte("payload two")))
+	r := codec.NewReader(&stutter{data: b.Bytes()}, 0)
+	var got []string
+	timeouts := 0
+	for {
+		f, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if te, ok := err.(timeoutErr); ok && te.Timeout() {
+			timeouts++
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(f.Type)+":"+string(f.Payload))
+	}
+	if len(got) != 2 || got[0] != "main.Req:payload one" || got[1] != "main.Other:payload two" || timeouts == 0 {
+		t.Fatalf("got %q after %d timeouts", got, timeouts)
+	}
+}
