@@ -1,0 +1,359 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/warren-mesh/warren/gateway"
+	"github.com/warren-mesh/warren/gateway/admin"
+	"github.com/warren-mesh/warren/gateway/config"
+	"github.com/warren-mesh/warren/gateway/launch"
+	"github.com/warren-mesh/warren/gateway/metrics"
+	"github.com/warren-mesh/warren/internal/buildinfo"
+	"github.com/warren-mesh/warren/internal/logging"
+	"github.com/warren-mesh/warren/proc"
+)
+
+// defaultGatewayConfig is $XDG_CONFIG_HOME/warren/gateway.json (or ~/.config/...).
+func defaultGatewayConfig() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("gateway: no config directory (set --config or $XDG_CONFIG_HOME): %w", err)
+	}
+	return filepath.Join(dir, "warren", "gateway.json"), nil
+}
+
+func newGatewayCmd(env *Env) *cobra.Command {
+	var cfgPath string
+	c := &cobra.Command{
+		Use:   "gateway",
+		Short: "Run the HTTP/TCP/stdio gateway in the foreground",
+		Long: `Run the gateway in the foreground until SIGINT or SIGTERM.
+
+The gateway owns public ports (routes), starts each route's backend on the
+first request, forwards HTTP, TCP and stdio traffic to it, and stops idle
+backends. It reads GopherMesh's config.json unchanged, plus warren's own
+optional fields (see README "Configuration").
+
+--config defaults to $XDG_CONFIG_HOME/warren/gateway.json. When the file does
+not exist, a documented default is written there first (one health route on
+127.0.0.1:18080, the admin API on 127.0.0.1:9800).
+
+The admin API (status, logs, kill, config) listens on dashboard_host:
+dashboard_port (or admin.listen) and needs the bearer token that is created
+at first start in admin.token next to the config file (mode 0600).
+
+SIGHUP reloads the config file: unchanged routes keep their listeners,
+connections and processes; an invalid file is refused and the running
+config stays. A bad config or a port in use at start exits with status 1.`,
+		Example: `  warren gateway
+  warren gateway --config ./gateway.json
+  kill -HUP $(pidof warren)                 # reload after editing the file
+  curl -H "Authorization: Bearer $(cat ~/.config/warren/admin.token)" http://127.0.0.1:9800/status`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, err := gatewayConfigPath(cfgPath)
+			if err != nil {
+				return err
+			}
+			return runGateway(cmd.Context(), env, path)
+		},
+	}
+	c.PersistentFlags().StringVar(&cfgPath, "config", "", "config file (default $XDG_CONFIG_HOME/warren/gateway.json)")
+	c.AddCommand(newGatewayValidateCmd(env), newGatewayLaunchCmd(env, &cfgPath))
+	return c
+}
+
+func gatewayConfigPath(flag string) (string, error) {
+	if flag != "" {
+		return filepath.Abs(flag)
+	}
+	return defaultGatewayConfig()
+}
+
+// gatewayController adapts the engine to the admin API: Status as any, and
+// metrics of removed routes forgotten on reload.
+type gatewayController struct {
+	*gateway.Engine
+	metrics *metrics.Set
+}
+
+func (c gatewayController) Status() any { return c.Engine.Status() }
+
+func (c gatewayController) Reload(cfg config.Config) error {
+	d := config.Compare(c.Engine.Config(), cfg)
+	if err := c.Engine.Reload(cfg); err != nil {
+		return err
+	}
+	for _, p := range d.Removed {
+		c.metrics.Forget(p)
+	}
+	return nil
+}
+
+func runGateway(ctx context.Context, env *Env, path string) error {
+	log := env.Log.With(logging.KeyComponent, "gateway")
+	cfg, created, err := config.LoadOrCreate(path)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	if created {
+		log.Info("wrote the documented default config", "path", path)
+	}
+	// Orphans of backends (daemonising wrappers) come to us, not PID 1.
+	if err := proc.BecomeSubreaper(); err != nil {
+		log.Warn("cannot become a child subreaper; orphans of backends go to PID 1", logging.KeyErr, err)
+	} else {
+		r := &proc.Reaper{Log: log}
+		if err := r.Start(ctx); err == nil {
+			defer r.Close(context.Background())
+		}
+	}
+
+	token := ""
+	if cfg.Normalized().Admin.Auth == config.AuthToken {
+		tp := admin.TokenPath(cfg, path)
+		tok, created, err := admin.LoadOrCreateToken(tp)
+		if err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+		if created {
+			log.Info("created the admin API token", "path", tp)
+		}
+		token = tok
+	}
+
+	set := metrics.New(metrics.Options{})
+	eng, err := gateway.New(cfg, gateway.Options{Log: env.Log, Metrics: set, Version: buildinfo.Get().Version})
+	if err != nil {
+		return fmt.Errorf("gateway: %s: %w", path, err)
+	}
+	if err := eng.Start(ctx); err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	ctl := gatewayController{Engine: eng, metrics: set}
+	adm := &admin.Server{
+		Controller: ctl,
+		Listen:     cfg.AdminListen(),
+		Token:      token,
+		ConfigPath: path,
+		Metrics:    set.Handler(),
+		Health:     eng.HealthHandler(),
+		Log:        log,
+	}
+	if err := adm.Start(ctx); err != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		_ = eng.Shutdown(sctx)
+		return fmt.Errorf("gateway: admin API: %w", err)
+	}
+	log.Info("gateway serving", "config", path, "routes", strings.Join(cfg.Ports(), ","), "admin", cfg.AdminListen())
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			reloadFromFile(log, ctl, path)
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
+	log.Info("gateway stopping")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	aerr := adm.Close(sctx)
+	eerr := eng.Shutdown(sctx)
+	return errors.Join(aerr, eerr)
+}
+
+// reloadFromFile is SIGHUP: an unreadable or invalid file is refused with
+// its reason and the running config stays.
+func reloadFromFile(log *slog.Logger, ctl gatewayController, path string) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		log.Error("reload refused; the running config stays", logging.KeyErr, err)
+		return
+	}
+	old := ctl.Engine.Config()
+	d := config.Compare(old, cfg)
+	if d.Empty() {
+		log.Info("reload: config unchanged")
+		return
+	}
+	if err := ctl.Reload(cfg); err != nil {
+		log.Error("reload refused; the running config stays", logging.KeyErr, err)
+		return
+	}
+	if cfg.AdminListen() != old.AdminListen() {
+		log.Warn("admin.listen changed: the admin API moves at the next start", "listen", old.AdminListen())
+	}
+	log.Info("reloaded", "added", d.Added, "removed", d.Removed, "changed", d.Changed, "unchanged", len(d.Unchanged))
+}
+
+func newGatewayValidateCmd(env *Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE",
+		Short: "Check a gateway config file without running it",
+		Long: `Check a gateway config file (GopherMesh's config.json, or warren's with its
+additions) strictly: unknown fields, wrong types, unknown protocols and
+policies, duplicate ports, routes without backends and routing loops are
+errors naming the field path. Exits 0 when valid, 1 otherwise. FILE "-"
+reads standard input.`,
+		Example: `  warren gateway validate ~/.config/warren/gateway.json
+  warren gateway validate gophermesh/config.json
+  cat gateway.json | warren gateway validate -`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var data []byte
+			var err error
+			name := args[0]
+			if name == "-" {
+				data, err = io.ReadAll(io.LimitReader(env.Stdin, config.MaxSize+1))
+				name = "<stdin>"
+			} else {
+				data, err = os.ReadFile(name)
+			}
+			if err != nil {
+				return &ExitError{Code: 1, Err: fmt.Errorf("gateway validate: %w", err)}
+			}
+			cfg, err := config.Decode(data)
+			if err != nil {
+				return &ExitError{Code: 1, Err: fmt.Errorf("%s: invalid:\n%w", name, err)}
+			}
+			n := cfg.Normalized()
+			fmt.Fprintf(env.Stdout, "%s: valid, %d route(s)\n", name, len(n.Routes))
+			for _, p := range n.Ports() {
+				r := n.Routes[p]
+				proto := r.Protocol
+				if proto == config.ProtocolStdio {
+					proto += "/" + r.StdioMode
+				}
+				fmt.Fprintf(env.Stdout, "  %s  %-12s %-20s %d backend(s)  %s\n", r.ListenAddr(p), proto, r.Name, len(r.Backends), r.LoadBalance)
+			}
+			return nil
+		},
+	}
+}
+
+func newGatewayLaunchCmd(env *Env, cfgPath *string) *cobra.Command {
+	var register bool
+	c := &cobra.Command{
+		Use:   "launch [URL]",
+		Short: "Handle a warren://launch URL: start the gateway if it is not running",
+		Long: `Handle a warren://launch?port=PORT&conf=FILE URL, as a desktop does when a
+link is clicked: start the gateway in the background unless one already
+answers on the config's admin address, check that PORT is one of its routes,
+and print the route's URL.
+
+conf is accepted only inside the config directory (the directory of
+--config); symbolic links are resolved before the check, so a link cannot
+point a launch at a config elsewhere. The started gateway logs to
+gateway.log next to its config.
+
+--register installs the handler: a desktop entry in
+$XDG_DATA_HOME/applications, made the default for warren:// with xdg-mime
+where it is installed.`,
+		Example: `  warren gateway launch --register
+  warren gateway launch 'warren://launch'
+  warren gateway launch 'warren://launch?port=18080'
+  warren gateway launch 'warren://launch?port=8080&conf=work.json'`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("gateway launch: %w", err)
+			}
+			if register {
+				apps, err := applicationsDir()
+				if err != nil {
+					return err
+				}
+				path, xdg, err := launch.Register(ctx, apps, exe)
+				if err != nil {
+					return err
+				}
+				if xdg {
+					fmt.Fprintf(env.Stdout, "registered %s as the warren:// handler (xdg-mime)\n", path)
+				} else {
+					fmt.Fprintf(env.Stdout, "wrote %s; xdg-mime is not installed, so register it with your desktop by hand\n", path)
+				}
+				if len(args) == 0 {
+					return nil
+				}
+			}
+			if len(args) == 0 {
+				return Usagef("gateway launch: want a warren://launch URL (or --register)")
+			}
+			req, err := launch.Parse(args[0])
+			if err != nil {
+				return Usagef("gateway launch: %v", err)
+			}
+			def, err := gatewayConfigPath(*cfgPath)
+			if err != nil {
+				return err
+			}
+			var path string
+			var cfg config.Config
+			if req.Conf == "" {
+				path = def
+				cfg, _, err = config.LoadOrCreate(path)
+			} else {
+				path, err = launch.ResolveConf(def, req.Conf)
+				if err == nil {
+					cfg, err = config.Load(path)
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("gateway launch: %w", err)
+			}
+			if err := launch.ValidatePort(cfg, req.Port); err != nil {
+				return err
+			}
+			pid, err := launch.Ensure(ctx, cfg, launch.StartOptions{
+				Exe:     exe,
+				Args:    []string{"gateway", "--config", path},
+				LogFile: filepath.Join(filepath.Dir(path), "gateway.log"),
+			})
+			if err != nil {
+				return err
+			}
+			if pid == 0 {
+				fmt.Fprintf(env.Stdout, "gateway already running (admin %s)\n", cfg.AdminListen())
+			} else {
+				fmt.Fprintf(env.Stdout, "gateway started (pid %d, config %s)\n", pid, path)
+			}
+			if req.Port != "" {
+				fmt.Fprintln(env.Stdout, launch.RouteURL(cfg, req.Port))
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&register, "register", false, "register this binary as the desktop's warren:// URL handler")
+	return c
+}
+
+func applicationsDir() (string, error) {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "applications"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("gateway launch: no home directory: %w", err)
+	}
+	return filepath.Join(home, ".local", "share", "applications"), nil
+}

@@ -1,0 +1,325 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/warren-mesh/warren/internal/testutil"
+	"github.com/warren-mesh/warren/proc"
+)
+
+func TestGatewayValidate(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.json")
+	os.WriteFile(good, []byte(`{"dashboard_host":"127.0.0.1","dashboard_port":"9090","trusted_origins":null,
+	  "routes":{"8080":{"name":"web","protocol":"http","load_balance":"least_conn","backends":[{"name":"a","cmd":"./app","internal_port":"9001"}]},
+	            "8082":{"name":"w","protocol":"stdio","stdio_mode":"http","backends":[{"cmd":"python3","args":["w.py"]}]}}}`), 0o600)
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"routes":{"8080":{"backends":[{"cmd":"","internal_port":9001}]}}}`), 0o600)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		out  string
+		err  string
+	}{
+		{"valid", []string{"gateway", "validate", good}, 0, "valid, 2 route(s)", ""},
+		{"valid lists routes", []string{"gateway", "validate", good}, 0, "127.0.0.1:8082  stdio/http", ""},
+		{"invalid names the field", []string{"gateway", "validate", bad}, 1, "", `routes["8080"].backends[0].internal_port: want a string, got a number`},
+		{"missing file", []string{"gateway", "validate", filepath.Join(dir, "nope.json")}, 1, "", "no such file"},
+		{"no argument", []string{"gateway", "validate"}, 2, "", "accepts 1 arg"},
+		{"help has examples", []string{"gateway", "validate", "--help"}, 0, "warren gateway validate", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := run(t, tt.args...)
+			if code != tt.code || !strings.Contains(out, tt.out) || !strings.Contains(errOut, tt.err) {
+				t.Fatalf("code %d (want %d)\nstdout %q (want %q)\nstderr %q (want %q)", code, tt.code, out, tt.out, errOut, tt.err)
+			}
+		})
+	}
+	// Standard input.
+	var stdout, stderr bytes.Buffer
+	code := Main(context.Background(), []string{"gateway", "validate", "-"}, strings.NewReader(`{"routes":{"1":{"backends":[]}}}`), &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), `routes["1"].backends: a route needs at least one backend`) {
+		t.Fatalf("stdin: %d %q", code, stderr.String())
+	}
+}
+
+func TestGatewayHelp(t *testing.T) {
+	for _, args := range [][]string{{"gateway", "--help"}, {"gateway", "launch", "--help"}} {
+		code, out, _ := run(t, args...)
+		if code != 0 || !strings.Contains(out, "Examples:") {
+			t.Errorf("%v: code %d, no examples in %q", args, code, out)
+		}
+	}
+	if code, _, errOut := run(t, "gateway", "launch", "http://launch"); code != 2 || !strings.Contains(errOut, "scheme") {
+		t.Errorf("bad launch URL: %d %q", code, errOut)
+	}
+}
+
+// gatewayProc runs `warren gateway` from the built binary.
+type gatewayProc struct {
+	cmd    *exec.Cmd
+	out    *syncBuffer
+	waited chan error
+}
+
+type syncBuffer struct {
+	mu  chan struct{}
+	buf bytes.Buffer
+}
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{mu: make(chan struct{}, 1)} }
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.Write(p)
+}
+func (b *syncBuffer) String() string {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.String()
+}
+
+func startGateway(t *testing.T, env []string, args ...string) *gatewayProc {
+	t.Helper()
+	bin := testutil.WarrenBinary(t)
+	g := &gatewayProc{out: newSyncBuffer(), waited: make(chan error, 1)}
+	g.cmd = exec.Command(bin, append([]string{"--log-format", "text", "gateway"}, args...)...)
+	g.cmd.Env = append(os.Environ(), env...)
+	g.cmd.Stdout, g.cmd.Stderr = g.out, g.out
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { g.waited <- g.cmd.Wait() }()
+	t.Cleanup(func() {
+		if g.cmd.ProcessState == nil {
+			g.cmd.Process.Signal(syscall.SIGKILL)
+			<-g.waited
+		}
+	})
+	return g
+}
+
+// wait returns the exit code, failing the test if the process does not end.
+func (g *gatewayProc) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-g.waited:
+		return g.cmd.ProcessState.ExitCode()
+	case <-time.After(30 * time.Second):
+		t.Fatalf("gateway did not exit; output:\n%s", g.out)
+		return -1
+	}
+}
+
+func httpGet(url string, header ...string) (int, string, error) {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), nil
+}
+
+func TestGatewayFatalStartErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"routes":{"8080":{"protocol":"udp","backends":[{"cmd":"internal"}]}}}`), 0o600)
+	g := startGateway(t, nil, "--config", bad)
+	if code := g.wait(t); code != 1 || !strings.Contains(g.out.String(), `routes["8080"].protocol: unknown protocol "udp"`) {
+		t.Fatalf("bad config: exit %d\n%s", code, g.out)
+	}
+
+	// A route port already taken.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	_, port, _ := net.SplitHostPort(busy.Addr().String())
+	cfg := filepath.Join(dir, "busy.json")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`{"dashboard_port":"%d","routes":{"%s":{"backends":[{"cmd":"internal"}]}}}`, testutil.FreePort(t), port)), 0o600)
+	g = startGateway(t, nil, "--config", cfg)
+	if code := g.wait(t); code != 1 || !strings.Contains(g.out.String(), "address already in use") || !strings.Contains(g.out.String(), port) {
+		t.Fatalf("port in use: exit %d\n%s", code, g.out)
+	}
+}
+
+func TestGatewayRunReloadStop(t *testing.T) {
+	dir := t.TempDir()
+	cfgDir := filepath.Join(dir, "warren")
+	admin, routeA, routeB := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
+	writeCfg := func(routes ...int) {
+		var parts []string
+		for _, p := range routes {
+			parts = append(parts, fmt.Sprintf(`"%d":{"name":"r%d","backends":[{"cmd":"internal"}]}`, p, p))
+		}
+		doc := fmt.Sprintf(`{"dashboard_port":"%d","routes":{%s}}`, admin, strings.Join(parts, ","))
+		if err := os.WriteFile(filepath.Join(cfgDir, "gateway.json"), []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.MkdirAll(cfgDir, 0o700)
+	writeCfg(routeA)
+	// No --config: the XDG default path is used.
+	g := startGateway(t, []string{"XDG_CONFIG_HOME=" + dir})
+	url := func(p int, path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", p, path) }
+	testutil.Eventually(t, 15*time.Second, func() error {
+		code, _, err := httpGet(url(routeA, "/healthz"))
+		if err != nil || code != 200 {
+			return fmt.Errorf("route: %d %v\n%s", code, err, g.out)
+		}
+		return nil
+	})
+	tokPath := filepath.Join(cfgDir, "admin.token")
+	fi, err := os.Stat(tokPath)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("token file: %v %v", fi, err)
+	}
+	tok, _ := os.ReadFile(tokPath)
+	if code, _, _ := httpGet(url(admin, "/status")); code != 401 {
+		t.Fatalf("status without token: %d", code)
+	}
+	if code, body, _ := httpGet(url(admin, "/status"), "Authorization", "Bearer "+strings.TrimSpace(string(tok))); code != 200 || !strings.Contains(body, fmt.Sprint(routeA)) {
+		t.Fatalf("status: %d %s", code, body)
+	}
+
+	// SIGHUP after adding a route: it serves, the old one still does.
+	writeCfg(routeA, routeB)
+	g.cmd.Process.Signal(syscall.SIGHUP)
+	testutil.Eventually(t, 15*time.Second, func() error {
+		if code, _, err := httpGet(url(routeB, "/healthz")); err != nil || code != 200 {
+			return fmt.Errorf("new route: %d %v", code, err)
+		}
+		return nil
+	})
+	// SIGHUP with a broken file: refused, everything keeps serving.
+	os.WriteFile(filepath.Join(cfgDir, "gateway.json"), []byte(`{"routes":{`), 0o600)
+	g.cmd.Process.Signal(syscall.SIGHUP)
+	testutil.Eventually(t, 15*time.Second, func() error {
+		if !strings.Contains(g.out.String(), "reload refused") {
+			return fmt.Errorf("no refusal logged yet")
+		}
+		return nil
+	})
+	for _, p := range []int{routeA, routeB} {
+		if code, _, err := httpGet(url(p, "/healthz")); err != nil || code != 200 {
+			t.Fatalf("route %d after a refused reload: %d %v", p, code, err)
+		}
+	}
+	g.cmd.Process.Signal(syscall.SIGTERM)
+	if code := g.wait(t); code != 0 {
+		t.Fatalf("exit %d after SIGTERM\n%s", code, g.out)
+	}
+	if _, _, err := httpGet(url(routeA, "/healthz")); err == nil {
+		t.Fatal("route still served after exit")
+	}
+}
+
+func TestGatewayWritesDefault(t *testing.T) {
+	// The default listens on fixed ports (9800, 18080); skip when taken.
+	for _, p := range []string{"9800", "18080"} {
+		l, err := net.Listen("tcp", "127.0.0.1:"+p)
+		if err != nil {
+			t.Skipf("port %s busy: %v", p, err)
+		}
+		l.Close()
+	}
+	path := filepath.Join(t.TempDir(), "new", "gateway.json")
+	g := startGateway(t, nil, "--config", path)
+	testutil.Eventually(t, 15*time.Second, func() error {
+		if code, _, err := httpGet("http://127.0.0.1:18080/healthz"); err != nil || code != 200 {
+			return fmt.Errorf("default route: %d %v", code, err)
+		}
+		return nil
+	})
+	data, err := os.ReadFile(path)
+	if err != nil || !strings.Contains(string(data), `"//"`) {
+		t.Fatalf("default config not written with its comments: %v", err)
+	}
+	code, _, errOut := run(t, "gateway", "validate", path)
+	if code != 0 {
+		t.Fatalf("the written default does not validate: %s", errOut)
+	}
+	g.cmd.Process.Signal(syscall.SIGINT)
+	if code := g.wait(t); code != 0 {
+		t.Fatalf("exit %d\n%s", code, g.out)
+	}
+}
+
+func TestGatewayLaunch(t *testing.T) {
+	bin := testutil.WarrenBinary(t)
+	dir := filepath.Join(t.TempDir(), "warren")
+	os.MkdirAll(dir, 0o700)
+	admin, route := testutil.FreePort(t), testutil.FreePort(t)
+	def := filepath.Join(dir, "gateway.json")
+	os.WriteFile(def, []byte(`{"routes":{"1":{"backends":[{"cmd":"internal"}]}}}`), 0o600) // never started here
+	os.WriteFile(filepath.Join(dir, "work.json"), []byte(fmt.Sprintf(`{"dashboard_port":"%d","routes":{"%d":{"backends":[{"cmd":"internal"}]}}}`, admin, route)), 0o600)
+	outside := filepath.Join(t.TempDir(), "evil.json")
+	os.WriteFile(outside, []byte(`{}`), 0o600)
+
+	launch := func(u string) (int, string) {
+		cmd := exec.Command(bin, "gateway", "launch", "--config", def, u)
+		out, _ := cmd.CombinedOutput()
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	if code, out := launch("warren://launch?conf=" + outside); code != 1 || !strings.Contains(out, "outside the config directory") {
+		t.Fatalf("conf outside: %d %s", code, out)
+	}
+	rel, _ := filepath.Rel(dir, outside)
+	if code, out := launch("warren://launch?conf=" + rel); code != 1 || !strings.Contains(out, "outside") {
+		t.Fatalf("conf via ..: %d %s", code, out)
+	}
+	if code, out := launch(fmt.Sprintf("warren://launch?conf=work.json&port=%d", route+1)); code != 1 || !strings.Contains(out, "port not served") {
+		t.Fatalf("bad port: %d %s", code, out)
+	}
+	u := fmt.Sprintf("warren://launch?conf=work.json&port=%d", route)
+	code, out := launch(u)
+	m := regexp.MustCompile(`gateway started \(pid (\d+)`).FindStringSubmatch(out)
+	if code != 0 || m == nil || !strings.Contains(out, fmt.Sprintf("http://127.0.0.1:%d/", route)) {
+		t.Fatalf("launch: %d %s", code, out)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	t.Cleanup(func() {
+		syscall.Kill(pid, syscall.SIGTERM)
+		testutil.Eventually(t, 20*time.Second, func() error {
+			if proc.Alive(pid) {
+				return fmt.Errorf("launched gateway %d still alive", pid)
+			}
+			return nil
+		})
+	})
+	if c, _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/healthz", route)); err != nil || c != 200 {
+		t.Fatalf("launched gateway does not serve: %d %v", c, err)
+	}
+	if code, out := launch(u); code != 0 || !strings.Contains(out, "already running") {
+		t.Fatalf("second launch: %d %s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "gateway.log")); err != nil {
+		t.Fatalf("no gateway.log: %v", err)
+	}
+}
