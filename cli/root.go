@@ -35,6 +35,7 @@ type Env struct {
 // commands lists the constructors of the top-level subcommands. Add yours here.
 var commands = []func(*Env) *cobra.Command{
 	newVersionCmd,
+	newGroupCmd,
 	newGatewayCmd,
 	newExecCmd,
 	newDaemonCmd, newIDCmd, newInfoCmd, newListCmd,

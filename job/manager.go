@@ -276,6 +276,32 @@ func (m *Manager) ensureGroup(ctx context.Context, name string, rt, mp int) (*mg
 	}
 }
 
+// liveGroup returns the named group once it is connected, or nil when
+// there is no such group or it cannot be reached (quarantined, killed, or
+// ctx ended): callers then act on the Manager's records alone.
+func (m *Manager) liveGroup(ctx context.Context, name string) *mgroup {
+	for {
+		m.mu.Lock()
+		g := m.groups[name]
+		if g == nil || g.state == GroupQuarantined {
+			m.mu.Unlock()
+			return nil
+		}
+		up, ch := g.connected, g.upCh
+		m.mu.Unlock()
+		if up {
+			return g
+		}
+		select {
+		case <-ch:
+		case <-g.done:
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
 // startSupervisor runs g's supervisor; m.mu held.
 func (m *Manager) startSupervisor(g *mgroup, fresh bool) {
 	m.wg.Add(1)
@@ -308,7 +334,7 @@ func (m *Manager) supervise(g *mgroup, fresh bool) {
 		h, adopted, err := m.connectOrSpawn(g, fresh && attempt == 0)
 		if err == nil {
 			m.mu.Lock()
-			g.pid, g.adopted, g.state = h.PID, adopted, GroupRunning
+			g.pid, g.adopted = h.PID, adopted
 			if g.started.IsZero() || !adopted {
 				g.started = time.Now()
 			}
@@ -328,11 +354,20 @@ func (m *Manager) supervise(g *mgroup, fresh bool) {
 		}
 		m.setConnected(g, false)
 		if m.hostAlive(g) {
-			// The host lives but the stream broke: reconnect shortly.
-			if !m.sleep(g, 50*time.Millisecond) {
+			if _, gerr := m.greet(g.ctx, g, time.Second); gerr == nil {
+				// The host serves but the stream broke: reconnect.
+				if !m.sleep(g, 50*time.Millisecond) {
+					return
+				}
+				continue
+			}
+			// Not serving: it is exiting (a dying process closes its
+			// sockets before it becomes a zombie) or hung. Give it a
+			// moment, then make sure it is dead.
+			m.awaitHostDeath(g)
+			if m.stopped(g) {
 				return
 			}
-			continue
 		}
 		if err != nil {
 			failMsg = err.Error()
@@ -401,6 +436,7 @@ func (m *Manager) setConnected(g *mgroup, up bool) {
 	}
 	g.connected = up
 	if up {
+		g.state = GroupRunning
 		close(g.upCh)
 	} else {
 		g.upCh = make(chan struct{})
@@ -415,6 +451,27 @@ func (m *Manager) hostAlive(g *mgroup) bool {
 	// Alive is false for a zombie too: a host we started and that died is
 	// one until proc reaps it.
 	return pid > 0 && proc.Alive(pid)
+}
+
+// awaitHostDeath waits up to two seconds for g's host to die, then kills
+// it: a host that does not serve its socket is of no use.
+func (m *Manager) awaitHostDeath(g *mgroup) {
+	deadline := time.Now().Add(2 * time.Second)
+	for m.hostAlive(g) && time.Now().Before(deadline) {
+		if !m.sleep(g, 10*time.Millisecond) {
+			return
+		}
+	}
+	m.mu.Lock()
+	pid := g.pid
+	m.mu.Unlock()
+	if m.hostAlive(g) {
+		m.log().Warn("group host does not answer; killing it", logging.KeyGroup, g.name, logging.KeyPID, pid)
+		syscall.Kill(pid, syscall.SIGKILL)
+		for i := 0; i < 200 && m.hostAlive(g); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 }
 
 // clearSession kills what a dead host left in its session: job processes
@@ -767,15 +824,18 @@ func (m *Manager) StopJob(ctx context.Context, id string) (Status, error) {
 	}
 	j.want = wantStopped
 	st := j.st
-	g := m.groups[st.Group]
-	connected := g != nil && g.connected
-	if !connected && !st.State.Terminal() {
-		j.st.State, j.st.PID = StateStopped, 0
-		st = j.st
-	}
 	m.mu.Unlock()
 	m.markDirty()
-	if !connected {
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	g := m.liveGroup(wctx, st.Group)
+	cancel()
+	if g == nil {
+		m.mu.Lock()
+		if !j.st.State.Terminal() {
+			j.st.State, j.st.PID = StateStopped, 0
+		}
+		st = j.st
+		m.mu.Unlock()
 		return st, nil
 	}
 	resp, err := call(ctx, m.sock(g), request{Op: opStop, ID: st.ID})
@@ -855,10 +915,11 @@ func (m *Manager) RemoveJob(ctx context.Context, id string) (Status, error) {
 		m.mu.Unlock()
 		return Status{}, fmt.Errorf("job: remove %s: %w (stop it first)", id, ErrRunning)
 	}
-	g := m.groups[st.Group]
-	connected := g != nil && g.connected
 	m.mu.Unlock()
-	if connected {
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	g := m.liveGroup(wctx, st.Group)
+	cancel()
+	if g != nil {
 		if _, err := call(ctx, m.sock(g), request{Op: opRemove, ID: st.ID}); err != nil && !errors.Is(err, ErrNotFound) {
 			return Status{}, fmt.Errorf("job: remove %s: %w", id, err)
 		}
@@ -1012,13 +1073,14 @@ func (m *Manager) MoveJob(ctx context.Context, id, group string) (Status, error)
 		return Status{}, err
 	}
 	st := j.st
-	old := m.groups[st.Group]
-	connected := old != nil && old.connected
 	m.mu.Unlock()
 	if st.Group == group {
 		return st, nil
 	}
-	if connected {
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	old := m.liveGroup(wctx, st.Group)
+	cancel()
+	if old != nil {
 		if _, err := call(ctx, m.sock(old), request{Op: opRemove, ID: st.ID, Force: true}); err != nil && !errors.Is(err, ErrNotFound) {
 			return Status{}, fmt.Errorf("job: move %s: leave %s: %w", id, st.Group, err)
 		}
