@@ -116,6 +116,19 @@ func (s *state) quietFor() time.Duration {
 // copy moves src to dst until src ends, then half-closes dst. On an error it
 // closes both ends so the other direction ends too.
 func (s *state) copy(dst, src net.Conn) error {
+	if s.idle <= 0 {
+		// No deadline to re-arm: one io.Copy, spliced end to end.
+		_, err := io.Copy(dst, src)
+		if err == nil {
+			return closeWrite(dst)
+		}
+		dst.Close()
+		src.Close()
+		if isClosed(err) {
+			return nil
+		}
+		return err
+	}
 	for {
 		if s.idle > 0 {
 			_ = src.SetReadDeadline(time.Now().Add(s.idle))
