@@ -59,7 +59,8 @@ connections and processes; an invalid file is refused and the running
 config stays. A bad config or a port in use at start exits with status 1.`,
 		Example: `  warren gateway
   warren gateway --config ./gateway.json
-  kill -HUP $(pidof warren)                 # reload after editing the file
+  warren gateway status                     # routes and backend states of the running gateway
+  warren gateway reload                     # apply the edited file (or: kill -HUP <pid>)
   curl -H "Authorization: Bearer $(cat ~/.config/warren/admin.token)" http://127.0.0.1:9800/status`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -72,6 +73,7 @@ config stays. A bad config or a port in use at start exits with status 1.`,
 	}
 	c.PersistentFlags().StringVar(&cfgPath, "config", "", "config file (default $XDG_CONFIG_HOME/warren/gateway.json)")
 	c.AddCommand(newGatewayValidateCmd(env), newGatewayLaunchCmd(env, &cfgPath))
+	c.AddCommand(gatewayAdminCmds(env, &cfgPath)...)
 	return c
 }
 

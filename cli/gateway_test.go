@@ -231,6 +231,31 @@ func TestGatewayRunReloadStop(t *testing.T) {
 			t.Fatalf("route %d after a refused reload: %d %v", p, code, err)
 		}
 	}
+	// The client commands, through the admin API and its token.
+	cfgPath := filepath.Join(cfgDir, "gateway.json")
+	writeCfg(routeA, routeB)
+	code, out, errOut := run(t, "gateway", "status", "--config", cfgPath)
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("%d", routeB)) || !strings.Contains(out, "=ready") {
+		t.Fatalf("gateway status: %d %q %q", code, out, errOut)
+	}
+	if code, _, errOut := run(t, "gateway", "logs", "--config", cfgPath, "1/nope"); code != 1 || errOut == "" {
+		t.Fatalf("gateway logs of an unknown ref: %d %q", code, errOut)
+	}
+	writeCfg(routeA)
+	code, out, errOut = run(t, "gateway", "reload", "--config", cfgPath)
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("removed [%d]", routeB)) {
+		t.Fatalf("gateway reload: %d %q %q", code, out, errOut)
+	}
+	testutil.Eventually(t, 15*time.Second, func() error {
+		if _, _, err := httpGet(url(routeB, "/healthz")); err == nil {
+			return fmt.Errorf("removed route %d still served", routeB)
+		}
+		return nil
+	})
+	if code, out, _ := run(t, "gateway", "reload", "--config", cfgPath); code != 0 || !strings.Contains(out, "unchanged") {
+		t.Fatalf("no-op reload: %d %q", code, out)
+	}
+
 	g.cmd.Process.Signal(syscall.SIGTERM)
 	if code := g.wait(t); code != 0 {
 		t.Fatalf("exit %d after SIGTERM\n%s", code, g.out)
