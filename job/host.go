@@ -317,7 +317,8 @@ func (h *GroupHost) serve(c *net.UnixConn) {
 func (h *GroupHost) handle(req request) response {
 	switch req.Op {
 	case opHello:
-		return response{Hello: &hello{Name: h.Name, PID: os.Getpid(), RTPrio: h.RTPrio, MaxProcs: h.MaxProcs, Note: h.note}}
+		return response{Hello: &hello{Name: h.Name, PID: os.Getpid(), RTPrio: h.RTPrio, MaxProcs: h.MaxProcs, Note: h.note,
+			GOMAXPROCS: runtime.GOMAXPROCS(0), Realtime: h.RTPrio > 0 && h.note == ""}}
 	case opList:
 		return response{Jobs: h.list()}
 	case opRun:

@@ -75,6 +75,8 @@ type mgroup struct {
 	state            string
 	note             string
 	restarts         int
+	gomaxprocs       int
+	realtime         bool
 	ctx              context.Context // ends when the Manager closes or the group is killed
 	cancel           context.CancelFunc
 	done             chan struct{} // closed when the supervisor returns
@@ -99,6 +101,9 @@ type GroupStatus struct {
 	Restarts int    `json:"restarts"`
 	Jobs     int    `json:"jobs"`
 	Note     string `json:"note,omitempty"`
+	// GOMAXPROCS and Realtime are what the host reports it runs with.
+	GOMAXPROCS int  `json:"gomaxprocs,omitempty"`
+	Realtime   bool `json:"realtime,omitempty"`
 }
 
 func (m *Manager) log() *slog.Logger {
@@ -338,7 +343,7 @@ func (m *Manager) supervise(g *mgroup, fresh bool) {
 			if g.started.IsZero() || !adopted {
 				g.started = time.Now()
 			}
-			g.note = h.Note
+			g.note, g.gomaxprocs, g.realtime = h.Note, h.GOMAXPROCS, h.Realtime
 			m.mu.Unlock()
 			if adopted {
 				log.Info("re-adopted group host", logging.KeyPID, h.PID)
@@ -690,6 +695,11 @@ func (m *Manager) runInGroup(ctx context.Context, prev Status, want string) (Sta
 	if err != nil {
 		return Status{}, err
 	}
+	m.mu.Lock()
+	if prev.RTPrio > 0 && g.note != "" && prev.Note == "" {
+		prev.Note = g.note // the clear warning: --rt was asked for and refused
+	}
+	m.mu.Unlock()
 	spec := prev.Spec
 	resp, err := call(ctx, m.sock(g), request{Op: opRun, Spec: &spec, Prev: &prev, Want: want})
 	if err != nil {
@@ -791,7 +801,7 @@ func (m *Manager) Groups() []GroupStatus {
 	out := make([]GroupStatus, 0, len(m.groups))
 	for _, g := range m.groups {
 		gs := GroupStatus{Name: g.name, PID: g.pid, RTPrio: g.rtPrio, MaxProcs: g.maxProcs, State: g.state,
-			Adopted: g.adopted, Restarts: g.restarts, Note: g.note}
+			Adopted: g.adopted, Restarts: g.restarts, Note: g.note, GOMAXPROCS: g.gomaxprocs, Realtime: g.realtime}
 		for _, j := range m.jobs {
 			if j.st.Group == g.name {
 				gs.Jobs++

@@ -671,3 +671,52 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+func TestGroupOptionsRTAndMaxProcs(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	e := newEnv(t)
+	m := e.start()
+	st, err := m.Run(bg, Spec{Path: e.script("rt.sh", "SLEEP"), Group: "rt", RTPrio: 10, MaxProcs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = waitState(t, m, st.ID, StateRunning)
+	g := waitGroup(t, m, "rt", func(GroupStatus) error { return nil })
+	if g.GOMAXPROCS != 1 || g.MaxProcs != 1 || g.RTPrio != 10 {
+		t.Fatalf("group %+v", g)
+	}
+	policy := schedPolicy(t, g.PID)
+	if g.Realtime {
+		// Permitted here: the host really runs under SCHED_RR (2).
+		if policy != 2 || g.Note != "" {
+			t.Fatalf("realtime group has policy %d, note %q", policy, g.Note)
+		}
+	} else {
+		// Refused: normal scheduling, and a clear warning on group and job.
+		if policy != 0 || !strings.Contains(g.Note, "--rt 10 not applied") || !strings.Contains(st.Note, "--rt 10 not applied") {
+			t.Fatalf("refused rt: policy %d, group note %q, job note %q", policy, g.Note, st.Note)
+		}
+	}
+	// A second job asking other options of the existing group is told so.
+	st2, err := m.Run(bg, Spec{Path: e.script("rt2.sh", "true"), Group: "rt", MaxProcs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(st2.Note, "apply when a group is created") {
+		t.Fatalf("note %q", st2.Note)
+	}
+}
+
+// schedPolicy reads field 41 (policy) of /proc/PID/stat.
+func schedPolicy(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	var p int
+	fmt.Sscan(f[41-3], &p)
+	return p
+}

@@ -59,6 +59,9 @@ type hello struct {
 	RTPrio   int    `json:"rt_prio,omitempty"`
 	MaxProcs int    `json:"max_procs,omitempty"`
 	Note     string `json:"note,omitempty"` // e.g. why --rt could not be applied
+	// What the host runs with, as it measured it.
+	GOMAXPROCS int  `json:"gomaxprocs,omitempty"`
+	Realtime   bool `json:"realtime,omitempty"` // SCHED_RR is in effect
 }
 
 // attachFrame is what a host sends on an attach stream.
