@@ -70,11 +70,29 @@
 // frame with it, and every pending call fails with an error wrapping
 // ErrClosed and the cause (ErrMalformed, ErrFrameTooLarge, ErrUnknownType).
 //
-// # Concurrency
+// # Concurrency and performance
 //
 // Server, Client and Conn are safe for concurrent use. A Stream takes one
-// sender and one receiver at a time. Writes on a connection are batched:
-// frames queued while a write is in flight go out in the next single write.
+// sender and one receiver at a time.
+//
+// Writes on a connection are batched: a sender that finds the connection
+// idle writes its frame itself; frames queued meanwhile go out in one
+// write by the connection's writer goroutine; a server holds ("corks") the
+// replies to a batch of requests it has read until the batch is done.
+//
+// The server's reader runs a known message's handler itself when a worker
+// slot is free and nothing is queued, saving a goroutine hand-off (a
+// cross-CPU wake-up); if the handler runs longer than 200µs, a new
+// goroutine takes over reading, so a slow or blocking handler never stalls
+// the connection for longer than that. Otherwise handlers run on the pool.
+//
+// A client connection has no reader goroutine: the goroutine waiting in
+// Recv reads the socket itself and hands frames of other streams to their
+// waiters (whoever waits next takes over). So a sequential caller reads its
+// reply directly, and a server's death is seen by the next call that waits
+// (promptly by one already waiting), not in the background. A canceled
+// wait interrupts the read with a deadline; the frame reader resumes.
+//
 // Every goroutine belongs to a Server (waited for by Close) or a Conn
 // (waited for by Conn.Close). The only package-level state is the type
 // registry (RegisterType, RegisterError) and the per-process Process scope
