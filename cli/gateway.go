@@ -106,6 +106,11 @@ func (c gatewayController) Reload(cfg config.Config) error {
 
 func runGateway(ctx context.Context, env *Env, path string) error {
 	log := env.Log.With(logging.KeyComponent, "gateway")
+	// Catch SIGHUP first: its default action would end the process if one
+	// arrived while we start.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cfg, created, err := config.LoadOrCreate(path)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
@@ -162,9 +167,6 @@ func runGateway(ctx context.Context, env *Env, path string) error {
 	}
 	log.Info("gateway serving", "config", path, "routes", strings.Join(cfg.Ports(), ","), "admin", cfg.AdminListen())
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-hup:
