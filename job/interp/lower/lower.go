@@ -22,8 +22,11 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"go/types"
+	"reflect"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/warren-mesh/warren/job/interp/rt"
 )
@@ -103,22 +106,34 @@ func apply(src []byte, edits []edit, base int) string {
 	return b.String()
 }
 
-// Lower rewrites the files of one main package.
-func Lower(files []File) (*Result, error) {
-	return (&Lowerer{}).Lower(files)
-}
-
-// Lowerer lowers programs; it caches the type information of imported
-// packages between calls and is safe for concurrent use.
+// Lowerer lowers programs. It type-checks them against the symbol tables
+// the interpreter links, and caches the packages it builds from them
+// between calls. It is safe for concurrent use (calls are serialised).
 type Lowerer struct {
-	imp *importer
+	mu     sync.Mutex
+	tables map[string]map[string]reflect.Value
+	imp    *importer
 }
 
-// NewLowerer returns a Lowerer with its own import cache.
-func NewLowerer() *Lowerer { return &Lowerer{} }
+// NewLowerer returns a Lowerer for programs that can import the packages of
+// tables (keys "import/path/name", as Yaegi's extract tool writes them).
+func NewLowerer(tables ...map[string]map[string]reflect.Value) *Lowerer {
+	all := map[string]map[string]reflect.Value{}
+	for _, t := range tables {
+		for k, v := range t {
+			all[k] = v
+		}
+	}
+	return &Lowerer{tables: all}
+}
 
 // Lower rewrites the files of one main package.
 func (l *Lowerer) Lower(files []File) (*Result, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.imp == nil {
+		l.imp = newImporter(l.tables)
+	}
 	fset := token.NewFileSet()
 	var fs []*file
 	var asts []*ast.File
@@ -134,8 +149,11 @@ func (l *Lowerer) Lower(files []File) (*Result, error) {
 		fs = append(fs, f)
 		asts = append(asts, af)
 	}
-	lw := &lowering{fset: fset, files: fs, helpers: newHelpers()}
-	lw.typecheck(l.importer(), asts)
+	lw := &lowering{fset: fset, files: fs, helpers: newHelpers(), im: l.imp, insts: map[string]string{}}
+	lw.typecheck(asts)
+	for _, f := range fs {
+		lw.instances(f)
+	}
 	for _, f := range fs {
 		lw.file(f)
 	}
@@ -152,7 +170,10 @@ type lowering struct {
 	fset        *token.FileSet
 	files       []*file
 	helpers     *helpers
-	info        *typeInfo
+	info        *types.Info
+	typeErrs    []error
+	im          *importer
+	insts       map[string]string // template instance key -> helper name
 	unsupported []string
 	n           int // counter for fresh names
 }
