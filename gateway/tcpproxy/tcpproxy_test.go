@@ -151,23 +151,24 @@ func TestIdleTimeoutClosesBoth(t *testing.T) {
 func TestBusyStreamIsNotIdle(t *testing.T) {
 	testutil.VerifyNoLeaks(t)
 	// The backend sends one byte every 10ms for a while: more than the idle
-	// timeout in total, never idle that long.
+	// timeout in total, never idle that long (a 500ms gap would need a very
+	// loaded machine).
 	be := listen(t, func(c net.Conn) {
-		for range 30 {
+		for range 80 {
 			if _, err := c.Write([]byte{'.'}); err != nil {
 				return
 			}
 			time.Sleep(10 * time.Millisecond) // the test's subject: a slow, steady stream
 		}
 	})
-	pl, res := proxy(t, context.Background(), &Piper{IdleTimeout: 150 * time.Millisecond}, be.Addr().String())
+	pl, res := proxy(t, context.Background(), &Piper{IdleTimeout: 500 * time.Millisecond}, be.Addr().String())
 	c, err := net.Dial("tcp", pl.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	got, err := io.ReadAll(c)
-	if err != nil || len(got) != 30 {
+	if err != nil || len(got) != 80 {
 		t.Fatalf("read %d bytes, %v", len(got), err)
 	}
 	c.Close()
