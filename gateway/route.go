@@ -160,6 +160,7 @@ func (r *route) httpPool(rc config.Route, ts []*httpproxy.Target, sel balance.Se
 	for i, t := range ts {
 		names[i] = t.Backend.Name()
 	}
+	p.Timed = obs != nil
 	p.Observe = func(target, status int, d time.Duration) {
 		r.requests.Add(1)
 		if obs != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -109,10 +110,13 @@ type Pool struct {
 	// CORS is the route's cross-origin policy (nil or mode off: none).
 	CORS *cors.Policy
 	// Observe, if set, is called once per request with the target index
-	// (-1: none), the status code and the time to response headers.
+	// (-1: none), the status code and, when Timed, the time to response
+	// headers (0 otherwise).
 	Observe func(target int, status int, d time.Duration)
+	Timed   bool
 
-	cands []balance.Candidate
+	cands  []balance.Candidate
+	needIP bool // the selector hashes the client address
 }
 
 // Options configure a Proxy.
@@ -180,6 +184,7 @@ func (p *Proxy) SetPool(pool *Pool) {
 	if pool.Selector == nil {
 		pool.Selector = &balance.RoundRobin{}
 	}
+	_, pool.needIP = pool.Selector.(*balance.IPHash)
 	p.pool.Store(pool)
 }
 
@@ -219,10 +224,19 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 	if pool.Before != nil && pool.Before(ctx) {
 		return
 	}
-	start := time.Now()
 	target := -1
 	if pool.Observe != nil {
-		defer func() { pool.Observe(target, ctx.Response.StatusCode(), time.Since(start)) }()
+		var start time.Time
+		if pool.Timed {
+			start = time.Now()
+		}
+		defer func() {
+			var d time.Duration
+			if pool.Timed {
+				d = time.Since(start)
+			}
+			pool.Observe(target, ctx.Response.StatusCode(), d)
+		}()
 	}
 	hdr := &ctx.Request.Header
 	if hops := hdr.Peek(HopHeader); len(hops) > 0 && hasHop(hops, p.opt.ID) {
@@ -251,7 +265,10 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 	}
 
 	n := len(pool.Targets)
-	clientIP := remoteIP(ctx)
+	clientIP := ""
+	if pool.needIP {
+		clientIP = remoteIP(ctx)
+	}
 	var lastErr error
 	tried := uint64(0) // bitmask of tried targets (first 64)
 	for attempt := 0; attempt < n; attempt++ {
@@ -488,41 +505,67 @@ func dropHopHeaders(h *fasthttp.RequestHeader) {
 	h.ResetConnectionClose()
 }
 
-// setForwarded sets X-Forwarded-*, Forwarded and the hop header.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// setForwarded sets X-Forwarded-For (appended), X-Forwarded-Proto,
+// X-Forwarded-Host, Forwarded (appended, RFC 7239) and the hop header,
+// building values in a pooled buffer (no allocation per request).
 func setForwarded(ctx *fasthttp.RequestCtx, id string) {
 	h := &ctx.Request.Header
-	ip := remoteIP(ctx)
+	bp := scratchPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() { *bp = buf; scratchPool.Put(bp) }()
+
+	var ipb [64]byte
+	ip := appendRemoteIP(ipb[:0], ctx)
+	v6 := bytes.IndexByte(ip, ':') >= 0
+
 	if prior := h.Peek("X-Forwarded-For"); len(prior) > 0 {
-		h.Set("X-Forwarded-For", string(prior)+", "+ip)
+		buf = append(append(append(buf[:0], prior...), ", "...), ip...)
+		h.SetBytesV("X-Forwarded-For", buf)
 	} else {
-		h.Set("X-Forwarded-For", ip)
+		h.SetBytesV("X-Forwarded-For", ip)
 	}
 	proto := "http"
 	if ctx.IsTLS() {
 		proto = "https"
 	}
 	h.Set("X-Forwarded-Proto", proto)
-	host := string(h.Host())
-	if host != "" {
-		h.Set("X-Forwarded-Host", host)
+	host := h.Host()
+	if len(host) > 0 {
+		h.SetBytesV("X-Forwarded-Host", host)
 	}
-	forIP := ip
-	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok && a.IP.To4() == nil {
-		forIP = `"[` + ip + `]"`
-	}
-	fwd := "for=" + forIP + ";proto=" + proto
-	if host != "" {
-		fwd += ";host=" + strconv.Quote(host)
-	}
+	buf = buf[:0]
 	if prior := h.Peek("Forwarded"); len(prior) > 0 {
-		fwd = string(prior) + ", " + fwd
+		buf = append(append(buf, prior...), ", "...)
 	}
-	h.Set("Forwarded", fwd)
+	buf = append(buf, "for="...)
+	if v6 {
+		buf = append(append(append(buf, `"[`...), ip...), `]"`...)
+	} else {
+		buf = append(buf, ip...)
+	}
+	buf = append(append(buf, ";proto="...), proto...)
+	if len(host) > 0 {
+		buf = strconv.AppendQuote(append(buf, ";host="...), string(host))
+	}
+	h.SetBytesV("Forwarded", buf)
 	if prior := h.Peek(HopHeader); len(prior) > 0 {
-		h.Set(HopHeader, string(prior)+","+id)
+		buf = append(append(append(buf[:0], prior...), ','), id...)
+		h.SetBytesV(HopHeader, buf)
 	} else {
 		h.Set(HopHeader, id)
 	}
+}
+
+// appendRemoteIP appends the client's IP address without allocating.
+func appendRemoteIP(dst []byte, ctx *fasthttp.RequestCtx) []byte {
+	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		if addr, ok := netip.AddrFromSlice(a.IP); ok {
+			return addr.Unmap().AppendTo(dst)
+		}
+	}
+	return append(dst, ctx.RemoteAddr().String()...)
 }
 
 var errBodyTooLarge = errors.New("request body larger than max_body_bytes")

@@ -24,6 +24,7 @@ func main() {
 	delay := flag.Duration("delay", 0, "wait this long before listening")
 	mode := flag.String("mode", "", "never (never listen), exit (exit at once with status 3)")
 	name := flag.String("name", "backend", "name reported in responses")
+	sinkAddr := flag.String("sink", "", "serve a TCP sink on this address: read to EOF, answer the byte count")
 	flag.Parse()
 	fmt.Printf("pid %d starting\n", os.Getpid())
 	switch *mode {
@@ -56,6 +57,27 @@ func main() {
 				}()
 			}
 		}()
+	}
+	if *sinkAddr != "" {
+		ln, err := net.Listen("tcp", *sinkAddr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					n, _ := io.Copy(io.Discard, c)
+					fmt.Fprintf(c, "%d", n)
+				}()
+			}
+		}()
+		fmt.Printf("pid %d listening on %s\n", os.Getpid(), ln.Addr())
 	}
 	if *httpAddr != "" {
 		ln, err := net.Listen("tcp", *httpAddr)
