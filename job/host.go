@@ -104,7 +104,26 @@ func GroupMainWith(ctx context.Context, args []string, in Interpreter, stderr io
 	if h.WorkDir == "" || !ValidGroupName(h.Name) {
 		return fmt.Errorf("job: group host: need --workdir and a valid --name")
 	}
+	// The host's stderr is /dev/null (it must not hold a pipe to the
+	// daemon); point fd 2 at a file so a runtime panic leaves its trace.
+	if err := os.MkdirAll(logDir(h.WorkDir), 0o700); err == nil {
+		p := groupLogPath(h.WorkDir, h.Name) + ".stderr"
+		if fi, err := os.Stat(p); err == nil && fi.Size() > 1<<20 {
+			os.Remove(p)
+		}
+		if f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+			unix.Dup3(int(f.Fd()), 2, 0)
+			f.Close()
+		}
+	}
 	return h.Run(ctx)
+}
+
+func (h *GroupHost) grace() time.Duration {
+	if h.Grace <= 0 {
+		return proc.DefaultGrace
+	}
+	return h.Grace
 }
 
 func (h *GroupHost) args() []string {
@@ -756,9 +775,33 @@ func (j *hjob) runOnce(stop <-chan struct{}, att *attacher) (int, Result, error)
 			}
 		}()
 		j.update(func(st *Status) { st.State = StateRunning; st.Started = time.Now(); st.PID = os.Getpid() })
-		res, err := j.h.Interp.Run(ctx, Program{Path: spec.Path, Args: spec.Args, Env: env, Dir: spec.Dir,
-			Stdin: stdin, Stdout: stdout, Stderr: stderr}, spec.Mode)
-		return res.ExitCode, res, err
+		type outcome struct {
+			res Result
+			err error
+		}
+		ch := make(chan outcome, 1)
+		go func() {
+			res, err := j.h.Interp.Run(ctx, Program{Path: spec.Path, Args: spec.Args, Env: env, Dir: spec.Dir,
+				Stdin: stdin, Stdout: stdout, Stderr: stderr}, spec.Mode)
+			ch <- outcome{res, err}
+		}()
+		select {
+		case o := <-ch:
+			return o.res.ExitCode, o.res, o.err
+		case <-stop:
+		}
+		// Stopped: the interpreter ends the program at its next
+		// instruction, but a goroutine blocked in a native call ends only
+		// when that call returns. Do not let it hold the stop forever.
+		t := time.NewTimer(j.h.grace())
+		defer t.Stop()
+		select {
+		case o := <-ch:
+			return o.res.ExitCode, o.res, o.err
+		case <-t.C:
+			j.h.Log.Warn("interpreted job did not stop; abandoning its goroutines", logging.KeyJob, spec.ID)
+			return -1, Result{}, fmt.Errorf("job: did not stop within %v of cancellation; its goroutines were abandoned", j.h.grace())
+		}
 	}
 	p, err := proc.Start(context.Background(), proc.Spec{Path: spec.Path, Args: spec.Args, Env: env, Dir: spec.Dir,
 		Stdin: stdin, Stdout: stdout, Stderr: stderr, Grace: j.h.Grace})

@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 
 // fakeInterp stands in for job/interp in these tests: it "runs" a .go file
 // by obeying directives in it: "//exit N" ends with code N, "//print S"
-// writes S, "//block" waits until stopped, "//echo" copies stdin to stdout,
+// writes S, "//block" waits until stopped, "//stuck" never returns, "//echo" copies stdin to stdout,
 // "//panic" fails with an error.
 type fakeInterp struct{}
 
@@ -64,6 +64,8 @@ func (fakeInterp) Run(ctx context.Context, p Program, mode Mode) (Result, error)
 			if p.Stdin != nil {
 				io.Copy(p.Stdout, p.Stdin)
 			}
+		case "//stuck": // ignores cancellation, like a native call that never returns
+			select {}
 		case "//block":
 			<-ctx.Done()
 			return res, ctx.Err()

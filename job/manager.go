@@ -545,7 +545,7 @@ func (m *Manager) spawn(g *mgroup) (hello, error) {
 		}
 		select {
 		case <-p.Done():
-			return hello{}, fmt.Errorf("job: group %s: host exited with code %d before serving (see %s)",
+			return hello{}, fmt.Errorf("job: group %s: host exited with code %d before serving (see %s and .stderr)",
 				g.name, p.ExitCode(), groupLogPath(m.WorkDir, g.name))
 		case <-g.ctx.Done():
 			return hello{}, g.ctx.Err()

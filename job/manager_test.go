@@ -720,3 +720,77 @@ func schedPolicy(t *testing.T, pid int) int {
 	fmt.Sscan(f[41-3], &p)
 	return p
 }
+
+func TestHostDiedWhileManagerWasDown(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	e := newEnv(t)
+	m1 := e.manager()
+	if err := m1.Start(bg); err != nil {
+		t.Fatal(err)
+	}
+	st, err := m1.Run(bg, Spec{Path: e.script("w.sh", "SLEEP"), Group: "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = waitState(t, m1, st.ID, StateRunning)
+	old := waitGroup(t, m1, "g", func(GroupStatus) error { return nil })
+	if err := m1.Close(bg); err != nil {
+		t.Fatal(err)
+	}
+	// The host dies while no Manager watches it.
+	syscall.Kill(old.PID, syscall.SIGKILL)
+	testutil.Eventually(t, 10*time.Second, func() error {
+		if proc.Alive(old.PID) {
+			return errors.New("host still alive")
+		}
+		return nil
+	})
+	m2 := e.start()
+	g := waitGroup(t, m2, "g", func(g GroupStatus) error {
+		if g.State != GroupRunning || g.PID == old.PID || g.Adopted {
+			return fmt.Errorf("%+v", g)
+		}
+		return nil
+	})
+	resumed := waitState(t, m2, st.ID, StateRunning)
+	if resumed.PID == st.PID {
+		t.Fatalf("job not restarted: %+v", resumed)
+	}
+	// What the dead host's job left (its sleep child) was cleared.
+	testutil.Eventually(t, 10*time.Second, func() error {
+		n := 0
+		for _, p := range e.procs() {
+			if strings.Contains(p, "sleep "+e.mark) {
+				n++
+			}
+		}
+		if n != 1 {
+			return fmt.Errorf("%d marked sleeps, want the resumed job's only", n)
+		}
+		return nil
+	})
+	_ = g
+}
+
+func TestInterpretedStopAbandonsStuckProgram(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	e := newEnv(t)
+	m := e.manager()
+	m.Grace = 200 * time.Millisecond
+	if err := m.Start(bg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.shutdown(m) })
+	st, err := m.Run(bg, Spec{Path: e.goFile("stuck.go", "//stuck\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, m, st.ID, StateRunning)
+	if err := m.Stop(bg, st.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := waitState(t, m, st.ID, StateStopped)
+	if got.ExitCode != -1 {
+		t.Fatalf("%+v", got)
+	}
+}
