@@ -72,23 +72,52 @@ func report(b *testing.B, ours, raw result, unit string, perOp float64) {
 // timing each call for the percentiles.
 func measure(b *testing.B, n int, op func() error) result {
 	b.Helper()
+	r := result{}
+	r.add(b, n, op, false)
+	r.add(b, min(n, 20000), op, true)
+	return r
+}
+
+// add runs op n times, adding to the elapsed time (throughput) or, with
+// timed set, to the latencies.
+func (r *result) add(b *testing.B, n int, op func() error, timed bool) {
+	b.Helper()
+	if timed {
+		for range n {
+			t0 := time.Now()
+			if err := op(); err != nil {
+				b.Fatal(err)
+			}
+			r.lat = append(r.lat, time.Since(t0))
+		}
+		return
+	}
 	start := time.Now()
 	for range n {
 		if err := op(); err != nil {
 			b.Fatal(err)
 		}
 	}
-	r := result{n: n, elapsed: time.Since(start)}
-	m := min(n, 20000)
-	r.lat = make(latencies, 0, m)
-	for range m {
-		t0 := time.Now()
-		if err := op(); err != nil {
-			b.Fatal(err)
-		}
-		r.lat = append(r.lat, time.Since(t0))
+	r.elapsed += time.Since(start)
+	r.n += n
+}
+
+// measurePair measures raw and ours in alternating slices of the run, so
+// that both see the same load from the rest of the machine.
+func measurePair(b *testing.B, n int, rawOp, ourOp func() error) (raw, ours result) {
+	b.Helper()
+	const rounds = 20
+	chunk := max(n/rounds, 1)
+	for done := 0; done < n; done += chunk {
+		raw.add(b, chunk, rawOp, false)
+		ours.add(b, chunk, ourOp, false)
 	}
-	return r
+	lchunk := max(min(n, 20000)/rounds, 1)
+	for range rounds {
+		raw.add(b, lchunk, rawOp, true)
+		ours.add(b, lchunk, ourOp, true)
+	}
+	return raw, ours
 }
 
 // BenchmarkProcessSendRecv: sequential SendRecv of {Msg string; Num int32}
@@ -103,13 +132,13 @@ func BenchmarkProcessSendRecv(b *testing.B) {
 	}()
 	defer close(req)
 	msg := Echo{Msg: "hello", Num: 42}
-	raw := measure(b, b.N, func() error {
+	rawOp := func() error {
 		req <- msg
 		if v := <-resp; v.Num != 42 {
 			return fmt.Errorf("bad echo")
 		}
 		return nil
-	})
+	}
 
 	table := discovery.NewTable()
 	srv := service.NewServer(service.WithScope(service.ScopeProcess), service.WithProcessRegistry(table))
@@ -125,7 +154,7 @@ func BenchmarkProcessSendRecv(b *testing.B) {
 	defer conn.Close()
 	st := conn.NewStream()
 	var rep EchoReply
-	ours := measure(b, b.N, func() error { return st.SendRecvContext(ctx, msg, &rep) })
+	raw, ours := measurePair(b, b.N, rawOp, func() error { return st.SendRecvContext(ctx, msg, &rep) })
 	report(b, ours, raw, "rt/s", 1)
 }
 
@@ -248,10 +277,9 @@ func BenchmarkOSSequential(b *testing.B) {
 			// Warm both paths, then alternate halves to share the noise.
 			rawOp := func() error { return rawPingPong(rc, frame, buf) }
 			ourOp := func() error { return st.SendRecvContext(ctx, msg, &rep) }
-			measure(b, 100, rawOp)
+			measure(b, 100, rawOp) // warm up both paths
 			measure(b, 100, ourOp)
-			raw := measure(b, b.N, rawOp)
-			ours := measure(b, b.N, ourOp)
+			raw, ours := measurePair(b, b.N, rawOp, ourOp)
 			report(b, ours, raw, "rt/s", 1)
 		})
 	}
@@ -269,17 +297,12 @@ func BenchmarkOS64Streams(b *testing.B) {
 	msg := Echo{Msg: "hello", Num: 42}
 	frame := reqFrame(b, "service_test.Echo", msg)
 
-	run := func(op func(i int) (func() error, func())) result {
-		per := max(b.N/par, 1)
+	// A burst: par goroutines, each doing per calls; timed per call.
+	burst := func(r *result, ops []func() error, per int) {
 		var wg sync.WaitGroup
-		lats := make([]latencies, par)
-		ops := make([]func() error, par)
-		closers := make([]func(), par)
-		for i := range par {
-			ops[i], closers[i] = op(i)
-		}
+		lats := make([]latencies, len(ops))
 		start := time.Now()
-		for i := range par {
+		for i := range ops {
 			wg.Go(func() {
 				l := make(latencies, 0, per)
 				for range per {
@@ -294,27 +317,35 @@ func BenchmarkOS64Streams(b *testing.B) {
 			})
 		}
 		wg.Wait()
-		r := result{n: per * par, elapsed: time.Since(start)}
-		for i := range par {
-			r.lat = append(r.lat, lats[i]...)
-			closers[i]()
+		r.elapsed += time.Since(start)
+		r.n += per * len(ops)
+		for _, l := range lats {
+			r.lat = append(r.lat, l...)
 		}
-		return r
 	}
-	raw := run(func(int) (func() error, func()) {
+	rawOps, ourOps := make([]func() error, par), make([]func() error, par)
+	ctx := context.Background()
+	for i := range par {
 		c, err := net.Dial("unix", filepath.Join(dir, "raw.sock"))
 		if err != nil {
 			b.Fatal(err)
 		}
+		defer c.Close()
 		buf := make([]byte, 1<<12)
-		return func() error { return rawPingPong(c, frame, buf) }, func() { c.Close() }
-	})
-	ctx := context.Background()
-	ours := run(func(int) (func() error, func()) {
+		rawOps[i] = func() error { return rawPingPong(c, frame, buf) }
 		st := conn.NewStream()
+		defer st.Close()
 		var rep EchoReply
-		return func() error { return st.SendRecvContext(ctx, msg, &rep) }, func() { st.Close() }
-	})
+		ourOps[i] = func() error { return st.SendRecvContext(ctx, msg, &rep) }
+	}
+	// Alternate bursts so that both see the same machine load.
+	const rounds = 10
+	per := max(b.N/par/rounds, 1)
+	var raw, ours result
+	for range rounds {
+		burst(&raw, rawOps, per)
+		burst(&ours, ourOps, per)
+	}
 	report(b, ours, raw, "rt/s", 1)
 }
 
@@ -337,10 +368,9 @@ func BenchmarkOSPayload128K(b *testing.B) {
 	var rep EchoReply
 	rawOp := func() error { return rawPingPong(rc, frame, buf) }
 	ourOp := func() error { return st.SendRecvContext(ctx, msg, &rep) }
-	measure(b, 10, rawOp)
+	measure(b, 10, rawOp) // warm up both paths
 	measure(b, 10, ourOp)
-	raw := measure(b, b.N, rawOp)
-	ours := measure(b, b.N, ourOp)
+	raw, ours := measurePair(b, b.N, rawOp, ourOp)
 	report(b, ours, raw, "MB/s", float64(len(msg.Data))/1e6)
 }
 
