@@ -146,6 +146,7 @@ func httpGet(url string, header ...string) (int, string, error) {
 }
 
 func TestGatewayFatalStartErrors(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"routes":{"8080":{"protocol":"udp","backends":[{"cmd":"internal"}]}}}`), 0o600)
@@ -170,6 +171,7 @@ func TestGatewayFatalStartErrors(t *testing.T) {
 }
 
 func TestGatewayRunReloadStop(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
 	dir := t.TempDir()
 	cfgDir := filepath.Join(dir, "warren")
 	admin, routeA, routeB := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
@@ -266,6 +268,7 @@ func TestGatewayRunReloadStop(t *testing.T) {
 }
 
 func TestGatewayWritesDefault(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
 	// The default listens on fixed ports (9800, 18080); skip when taken.
 	for _, p := range []string{"9800", "18080"} {
 		l, err := net.Listen("tcp", "127.0.0.1:"+p)
@@ -297,6 +300,7 @@ func TestGatewayWritesDefault(t *testing.T) {
 }
 
 func TestGatewayLaunch(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
 	bin := testutil.WarrenBinary(t)
 	dir := filepath.Join(t.TempDir(), "warren")
 	os.MkdirAll(dir, 0o700)
