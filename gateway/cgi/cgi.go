@@ -168,7 +168,8 @@ type Response struct {
 }
 
 // ReadResponse reads the header block a CGI child writes (RFC 3875 section
-// 6): header lines ending in LF or CRLF up to a blank line. It stops right
+// 6): header lines ending in LF or CRLF up to a blank line. A first line
+// "HTTP/1.x CODE REASON" (non-parsed-header style) sets the status. It stops right
 // after the blank line, so br then yields the body. maxBytes bounds the
 // header block (0 = MaxHeaderBytes). Errors caused by the child's output
 // match ErrMalformed; a child that wrote nothing at all gives io.EOF.
@@ -194,6 +195,17 @@ func ReadResponse(br *bufio.Reader, maxBytes int) (*Response, error) {
 		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
 		if len(line) == 0 {
 			break
+		}
+		if lineNo == 1 && bytes.HasPrefix(line, []byte("HTTP/1.")) {
+			// A status line, as non-parsed-header scripts write it
+			// ("HTTP/1.1 404 Not Found"): taken as the Status header.
+			_, rest, _ := bytes.Cut(line, []byte(" "))
+			code, err := parseStatus(string(rest))
+			if err != nil {
+				return nil, fmt.Errorf("%w: line 1: %v", ErrMalformed, err)
+			}
+			resp.Status, statusSeen = code, true
+			continue
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			return nil, fmt.Errorf("%w: line %d: folded header lines are not allowed", ErrMalformed, lineNo)
