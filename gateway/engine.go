@@ -420,6 +420,11 @@ func (e *Engine) newBackend(port string, r config.Route, i int) (*backend.Backen
 	if r.Restart != nil {
 		cfg.BackoffMin = r.Restart.Backoff.Std()
 		cfg.BackoffMax = r.Restart.MaxBackoff.Std()
+		cfg.Restart = r.Restart.Policy
+		cfg.MaxRetries = r.Restart.MaxRetries
+	}
+	if r.Readiness != nil {
+		cfg.ReadyInterval = r.Readiness.Interval.Std()
 	}
 	if obs := e.observer(); obs != nil {
 		cfg.OnEvent = func(ev string) { obs.BackendEvent(port, name, ev) }

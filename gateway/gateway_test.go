@@ -641,3 +641,29 @@ func TestStdioRoutes(t *testing.T) {
 		t.Fatalf("cgi: %d %q", code, body)
 	}
 }
+
+func TestRestartAlwaysRunsWithoutTraffic(t *testing.T) {
+	leakCheck(t)
+	pub, in := port(t), port(t)
+	e := startEngine(t, mustConfig(t, `{"routes": {`+httpRoute(pub, "always", in, `"restart": {"policy": "always", "backoff": "20ms"},`)+`}}`), Options{})
+	var pid1 int
+	testutil.Eventually(t, 10*time.Second, func() error {
+		st := e.Status().Routes[0].Backends[0]
+		if st.State != backend.Ready {
+			return fmt.Errorf("state %s", st.State)
+		}
+		pid1 = st.PID
+		return nil
+	})
+	if err := e.Kill(pub); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 15*time.Second, func() error {
+		st := e.Status().Routes[0].Backends[0]
+		if st.State != backend.Ready || st.PID == pid1 || st.PID == 0 {
+			return fmt.Errorf("state %s pid %d", st.State, st.PID)
+		}
+		return nil
+	})
+	testutil.Eventually(t, 5*time.Second, gone(pid1))
+}

@@ -189,6 +189,7 @@ func (r *route) listen(ctx context.Context) error {
 // serve starts the accept loop.
 func (r *route) serve() {
 	r.serving = true
+	r.warm(r.backends)
 	switch {
 	case r.stdio != nil:
 		go func() {
@@ -206,6 +207,17 @@ func (r *route) serve() {
 		}()
 	default:
 		go r.serveTCP()
+	}
+}
+
+// warm starts the backends whose restart policy is "always": they run
+// from the start instead of waiting for the first request.
+func (r *route) warm(bs []*backend.Backend) {
+	if r.cfg.Restart == nil || r.cfg.Restart.Policy != config.RestartAlways {
+		return
+	}
+	for _, b := range bs {
+		b.Start()
 	}
 }
 
@@ -299,6 +311,7 @@ func (r *route) commitSwap(e *Engine) {
 		r.tcpPool.Store(newTCPPool(s.backends, s.sel))
 	}
 	r.backends, r.sel, r.cfg = s.backends, s.sel, s.cfg
+	r.warm(s.created)
 	e.closeBackendsBackground(s.retired)
 }
 

@@ -41,6 +41,17 @@ func (s State) String() string {
 // MarshalText makes states read as words in JSON status.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// Restart policies (the names of gateway/config).
+const (
+	RestartOnDemand  = "on_demand"
+	RestartOnFailure = "on_failure"
+	RestartAlways    = "always"
+	RestartNever     = "never"
+)
+
+// forever is a retry time that never comes (failed until Kill).
+var forever = time.Unix(1<<62, 0)
+
 // Errors a request can get from Acquire. The HTTP data path maps them to
 // status codes: ErrStartTimeout → 504; ErrExited, ErrBackoff, ErrLaunch →
 // 502; ErrQueueFull, ErrStopped → 503.
@@ -81,6 +92,17 @@ type Config struct {
 	BackoffMin   time.Duration // first retry delay after a failed start (default 250ms)
 	BackoffMax   time.Duration // ceiling of the doubling delay (default 30s)
 	Weight       int           // balancing weight (default 1)
+	// ReadyInterval caps the readiness poll interval during a start (the
+	// first polls are 0.5ms apart, then the interval grows to this). Default 10ms.
+	ReadyInterval time.Duration
+	// Restart is what happens when the process exits: RestartOnDemand
+	// (default: the next request starts it), RestartOnFailure (restart at
+	// once, with backoff, after a non-zero exit or a failed start),
+	// RestartAlways (after any exit), RestartNever (stay failed until Kill).
+	Restart string
+	// MaxRetries: consecutive failed starts after which the backend stays
+	// failed until Kill (or a reload). 0 = unlimited.
+	MaxRetries   int
 	LogLines     int           // captured output lines kept (default 1000)
 	MaxFails     int           // passive health: failures that take it out (default 3)
 	FailWindow   time.Duration // passive health: failures counted within (default 10s)
@@ -163,6 +185,12 @@ func New(cfg Config) (*Backend, error) {
 	}
 	if cfg.BackoffMax <= 0 {
 		cfg.BackoffMax = 30 * time.Second
+	}
+	if cfg.ReadyInterval <= 0 {
+		cfg.ReadyInterval = 10 * time.Millisecond
+	}
+	if cfg.Restart == "" {
+		cfg.Restart = RestartOnDemand
 	}
 	if cfg.LogLines <= 0 {
 		cfg.LogLines = 1000
@@ -384,14 +412,66 @@ func (b *Backend) finishStart(att *attempt, p Process, err error) {
 		b.failures++
 		b.failRun++
 		b.lastErr = err
-		delay := b.cfg.BackoffMin << min(b.failRun-1, 20)
-		if delay > b.cfg.BackoffMax || delay <= 0 {
-			delay = b.cfg.BackoffMax
-		}
-		b.retryAt = time.Now().Add(delay)
-		b.setStateLocked(Failed)
+		b.failLocked(true)
 	}
 	close(att.done)
+}
+
+// backoffLocked is the delay before the next start after failRun failures.
+func (b *Backend) backoffLocked() time.Duration {
+	delay := b.cfg.BackoffMin << min(max(b.failRun-1, 0), 20)
+	if delay > b.cfg.BackoffMax || delay <= 0 {
+		delay = b.cfg.BackoffMax
+	}
+	return delay
+}
+
+// failLocked puts the backend in Failed with its backoff (forever when the
+// policy is never or MaxRetries is reached) and, for the on_failure and
+// always policies, schedules the restart.
+func (b *Backend) failLocked(failure bool) {
+	giveUp := b.cfg.Restart == RestartNever || (b.cfg.MaxRetries > 0 && b.failRun >= b.cfg.MaxRetries)
+	if giveUp {
+		b.retryAt = forever
+		if b.lastErr != nil {
+			b.lastErr = fmt.Errorf("%w (giving up after %d failures; kill or reload to retry)", b.lastErr, b.failRun)
+		}
+		b.setStateLocked(Failed)
+		return
+	}
+	delay := b.backoffLocked()
+	if !failure {
+		delay = 0
+	}
+	b.retryAt = time.Now().Add(delay)
+	b.setStateLocked(Failed)
+	if b.cfg.Restart == RestartAlways || (b.cfg.Restart == RestartOnFailure && failure) {
+		b.scheduleRestartLocked(delay)
+	}
+}
+
+// scheduleRestartLocked starts the backend again after delay (restart
+// policies on_failure and always), unless it is closed or already started.
+func (b *Backend) scheduleRestartLocked(delay time.Duration) {
+	if b.closing || b.cfg.Launch == nil {
+		return
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-b.ctx.Done():
+			return
+		}
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if st := State(b.state.Load()); (st == Failed || st == Dormant) && !b.closing && !time.Now().Before(b.retryAt) {
+			b.beginStartLocked()
+		}
+	}()
 }
 
 // supervise owns one process lifetime: launch, readiness, then exit,
@@ -423,18 +503,27 @@ func (b *Backend) supervise(att *attempt) {
 		case <-p.Done():
 			b.mu.Lock()
 			b.proc = nil
-			if b.closing {
+			code := -1
+			if ec, ok := p.(interface{ ExitCode() int }); ok {
+				code = ec.ExitCode()
+			}
+			quick := time.Since(readyAt) < time.Second
+			switch {
+			case b.closing:
 				b.setStateLocked(Stopped)
-			} else if time.Since(readyAt) < time.Second {
+			case quick || b.cfg.Restart == RestartNever:
 				// A crash right after start counts as a failed start: back off.
 				b.failures++
 				b.failRun++
-				b.lastErr = fmt.Errorf("backend %s: process %d exited %v after becoming ready", b.cfg.Name, p.PID(), time.Since(readyAt).Round(time.Millisecond))
-				b.retryAt = time.Now().Add(min(b.cfg.BackoffMin<<min(b.failRun-1, 20), b.cfg.BackoffMax))
-				b.setStateLocked(Failed)
-			} else {
+				b.lastErr = fmt.Errorf("backend %s: process %d exited (code %d) %v after becoming ready", b.cfg.Name, p.PID(), code, time.Since(readyAt).Round(time.Millisecond))
+				b.failLocked(true)
+			case b.cfg.Restart == RestartAlways || (b.cfg.Restart == RestartOnFailure && code != 0):
 				b.failRun = 0
-				b.lastErr = fmt.Errorf("backend %s: process %d exited", b.cfg.Name, p.PID())
+				b.lastErr = fmt.Errorf("backend %s: process %d exited (code %d); restarting", b.cfg.Name, p.PID(), code)
+				b.failLocked(code != 0)
+			default:
+				b.failRun = 0
+				b.lastErr = fmt.Errorf("backend %s: process %d exited (code %d)", b.cfg.Name, p.PID(), code)
 				b.setStateLocked(Dormant)
 			}
 			b.mu.Unlock()
@@ -469,6 +558,9 @@ func (b *Backend) supervise(att *attempt) {
 				b.setStateLocked(Stopped)
 			} else {
 				b.setStateLocked(Dormant)
+				if b.cfg.Restart == RestartAlways {
+					b.scheduleRestartLocked(0) // kill = restart for always-on backends
+				}
 			}
 			b.mu.Unlock()
 			b.event("kill")
@@ -548,14 +640,14 @@ func (b *Backend) start() (Process, error) {
 		if err == nil {
 			return p, nil
 		}
+		next := b.cfg.ReadyInterval
 		switch el := time.Since(begin); {
 		case el < 200*time.Millisecond:
-			t.Reset(500 * time.Microsecond)
+			next = min(next, 500*time.Microsecond)
 		case el < 2*time.Second:
-			t.Reset(2 * time.Millisecond)
-		default:
-			t.Reset(10 * time.Millisecond)
+			next = min(next, 2*time.Millisecond)
 		}
+		t.Reset(next)
 	}
 }
 
@@ -566,6 +658,19 @@ func (b *Backend) Kill() error {
 	p := b.proc
 	b.mu.Unlock()
 	if p == nil {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if State(b.state.Load()) == Failed && !b.closing {
+			// Kill of a failed backend clears its backoff: the next request
+			// (or restart policy) tries again.
+			b.failRun = 0
+			b.retryAt = time.Time{}
+			b.setStateLocked(Dormant)
+			if b.cfg.Restart == RestartAlways || b.cfg.Restart == RestartOnFailure {
+				b.scheduleRestartLocked(0)
+			}
+			return nil
+		}
 		return fmt.Errorf("backend %s: no process running", b.cfg.Name)
 	}
 	select {

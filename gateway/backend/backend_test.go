@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -453,6 +454,73 @@ func BenchmarkAcquireRelease(b *testing.B) {
 				b.Fatal(err)
 			}
 			be.Release()
+		}
+	})
+}
+
+func TestRestartPolicies(t *testing.T) {
+	t.Run("always restarts without a request", func(t *testing.T) {
+		testutil.VerifyNoLeaks(t)
+		f := &fakeLauncher{listenAfter: 0, exitAfter: -1}
+		b := newBackend(t, f, func(c *Config) { c.Restart = RestartAlways; c.BackoffMin = 10 * time.Millisecond })
+		b.Start()
+		if err := b.WaitState(ctxT(t, 5*time.Second), Ready); err != nil {
+			t.Fatal(err)
+		}
+		f.mu.Lock()
+		first := f.procs[0]
+		f.mu.Unlock()
+		first.exit()
+		testutil.Eventually(t, 10*time.Second, func() error {
+			if n := f.launches.Load(); n != 2 || b.State() != Ready {
+				return fmt.Errorf("%d launches, state %s", n, b.State())
+			}
+			return nil
+		})
+	})
+	t.Run("never stays failed until kill", func(t *testing.T) {
+		testutil.VerifyNoLeaks(t)
+		f := &fakeLauncher{listenAfter: -1, exitAfter: 5 * time.Millisecond}
+		b := newBackend(t, f, func(c *Config) { c.Restart = RestartNever; c.BackoffMin = time.Millisecond })
+		if err := b.Acquire(context.Background()); !errors.Is(err, ErrExited) {
+			t.Fatalf("first: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond) // well past the 1ms backoff: never means never
+		if err := b.Acquire(context.Background()); !errors.Is(err, ErrBackoff) {
+			t.Fatalf("after backoff time: %v, want still failed", err)
+		}
+		if err := b.Kill(); err != nil {
+			t.Fatalf("kill of a failed backend: %v", err)
+		}
+		f.exitAfter, f.listenAfter = -1, 0
+		if err := b.Acquire(context.Background()); err != nil {
+			t.Fatalf("after kill: %v", err)
+		}
+		b.Release()
+	})
+	t.Run("max retries", func(t *testing.T) {
+		testutil.VerifyNoLeaks(t)
+		f := &fakeLauncher{listenAfter: -1, exitAfter: 2 * time.Millisecond}
+		b := newBackend(t, f, func(c *Config) {
+			c.Restart = RestartOnFailure
+			c.MaxRetries = 3
+			c.BackoffMin, c.BackoffMax = time.Millisecond, 2*time.Millisecond
+		})
+		b.Start()
+		testutil.Eventually(t, 10*time.Second, func() error {
+			if n := f.launches.Load(); n != 3 {
+				return fmt.Errorf("%d launches", n)
+			}
+			return nil
+		})
+		if err := b.WaitState(ctxT(t, 5*time.Second), Failed); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Acquire(context.Background()); !errors.Is(err, ErrBackoff) || !strings.Contains(err.Error(), "giving up after 3") {
+			t.Fatalf("after max retries: %v", err)
+		}
+		if n := f.launches.Load(); n != 3 {
+			t.Fatalf("%d launches, want 3", n)
 		}
 	})
 }
