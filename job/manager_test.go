@@ -663,13 +663,22 @@ func TestLogsFollowUntilExit(t *testing.T) {
 
 type syncWriter struct {
 	mu sync.Mutex
-	w  *bytes.Buffer
+	w  interface {
+		Write([]byte) (int, error)
+		String() string
+	}
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
 }
 
 func TestGroupOptionsRTAndMaxProcs(t *testing.T) {
