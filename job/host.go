@@ -67,6 +67,8 @@ type GroupHost struct {
 	QuarantineAfter  int
 	Grace            time.Duration // SIGTERM -> SIGKILL for executable jobs
 
+	// Lock order: GroupHost.mu, then hjob.mu, then watcher.mu. hjob.update
+	// releases hjob.mu before it publishes (which takes GroupHost.mu).
 	mu       sync.Mutex
 	jobs     map[string]*hjob
 	watchers map[*watcher]struct{}
