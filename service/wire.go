@@ -292,14 +292,14 @@ func (w *wireConn) goAway(reason error) {
 func (w *wireConn) readLoop() {
 	corked := false
 	for {
-		if corked && w.rd.Buffered() == 0 {
+		if corked && !w.rd.HasFrame() {
 			// About to block on the socket: send the replies held so far.
 			w.uncorkNow()
 			corked = false
 		}
 		f, err := w.rd.Next()
 		if err == nil {
-			if w.svc != nil && !corked && w.rd.Buffered() > 0 {
+			if w.svc != nil && !corked && w.rd.HasFrame() {
 				w.cork()
 				corked = true
 			}
@@ -380,6 +380,12 @@ func (w *wireConn) readFor(ctx context.Context, st *Stream) error {
 			}
 		}()
 	}
+	corked := false
+	defer func() {
+		if corked {
+			w.uncorkNow()
+		}
+	}()
 	for {
 		if w.closeErr() != nil {
 			return nil
@@ -397,6 +403,20 @@ func (w *wireConn) readFor(ctx context.Context, st *Stream) error {
 			}
 			w.readFailed(err)
 			return nil
+		}
+		if w.rd.HasFrame() {
+			// More replies are buffered: hand them all out before passing
+			// the token on, and hold the requests their owners send
+			// meanwhile for one write.
+			if !corked {
+				w.cork()
+				corked = true
+			}
+			continue
+		}
+		if corked {
+			w.uncorkNow()
+			corked = false
 		}
 		if st.in.ready() {
 			return nil

@@ -125,6 +125,23 @@ func NewReader(r io.Reader, max int) *Reader {
 // yet returned as frames: 0 means the next Next will block on the stream.
 func (r *Reader) Buffered() int { return r.r.Buffered() }
 
+// HasFrame reports whether a whole frame is buffered, so that Next will
+// return without reading from the stream.
+func (r *Reader) HasFrame() bool {
+	if r.ln != 0 || r.got != 0 {
+		return false // a frame is half read: the rest is on the stream
+	}
+	if r.r.Buffered() < LenSize {
+		return false // and Peek would block
+	}
+	b, err := r.r.Peek(LenSize)
+	if err != nil {
+		return false
+	}
+	n := uint64(binary.BigEndian.Uint32(b))
+	return uint64(r.r.Buffered()) >= LenSize+n
+}
+
 // Next reads the next frame. It returns io.EOF at a clean end of stream,
 // io.ErrUnexpectedEOF for a stream cut inside a frame, the underlying read
 // error, or a *FrameError for a frame that breaks the layout.

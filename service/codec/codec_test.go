@@ -177,3 +177,26 @@ func TestResumeAfterTimeout(t *testing.T) {
 		t.Fatalf("got %q after %d timeouts", got, timeouts)
 	}
 }
+
+func TestHasFrame(t *testing.T) {
+	f := frame(t, 1, codec.KindMsg, "T", []byte{1, 2, 3})
+	pr, pw := io.Pipe()
+	r := codec.NewReader(pr, 0)
+	go func() {
+		pw.Write(append(append([]byte{}, f...), f[:5]...)) // one frame and a half
+		pw.Write(f[5:])
+		pw.Close()
+	}()
+	if _, err := r.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if r.HasFrame() {
+		t.Fatal("half a frame reported whole")
+	}
+	if _, err := r.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if r.HasFrame() {
+		t.Fatal("empty buffer reported a frame")
+	}
+}
