@@ -209,7 +209,8 @@ func reloadFromFile(log *slog.Logger, ctl gatewayController, path string) {
 }
 
 func newGatewayValidateCmd(env *Env) *cobra.Command {
-	return &cobra.Command{
+	var effective bool
+	c := &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a gateway config file without running it",
 		Long: `Check a gateway config file (GopherMesh's config.json, or warren's with its
@@ -219,6 +220,7 @@ errors naming the field path. Exits 0 when valid, 1 otherwise. FILE "-"
 reads standard input.`,
 		Example: `  warren gateway validate ~/.config/warren/gateway.json
   warren gateway validate gophermesh/config.json
+  warren gateway validate --effective gateway.json   # print it with every default filled in
   cat gateway.json | warren gateway validate -`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -239,6 +241,14 @@ reads standard input.`,
 				return &ExitError{Code: 1, Err: fmt.Errorf("%s: invalid:\n%w", name, err)}
 			}
 			n := cfg.Normalized()
+			if effective {
+				data, err := config.Marshal(n)
+				if err != nil {
+					return err
+				}
+				_, err = env.Stdout.Write(data)
+				return err
+			}
 			fmt.Fprintf(env.Stdout, "%s: valid, %d route(s)\n", name, len(n.Routes))
 			for _, p := range n.Ports() {
 				r := n.Routes[p]
@@ -251,6 +261,8 @@ reads standard input.`,
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&effective, "effective", false, "print the config as JSON with every default filled in")
+	return c
 }
 
 func newGatewayLaunchCmd(env *Env, cfgPath *string) *cobra.Command {

@@ -42,6 +42,7 @@ func TestGatewayValidate(t *testing.T) {
 		{"missing file", []string{"gateway", "validate", filepath.Join(dir, "nope.json")}, 1, "", "no such file"},
 		{"no argument", []string{"gateway", "validate"}, 2, "", "accepts 1 arg"},
 		{"help has examples", []string{"gateway", "validate", "--help"}, 0, "warren gateway validate", ""},
+		{"effective fills defaults", []string{"gateway", "validate", "--effective", good}, 0, `"start_timeout": "30s"`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

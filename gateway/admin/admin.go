@@ -330,8 +330,14 @@ func (s *Server) kill(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "ref": req.Ref})
 }
 
+// getConfig answers the config in effect as it was given; with
+// ?effective=1, with every default filled in.
 func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
-	data, err := config.Marshal(s.Controller.Config())
+	cfg := s.Controller.Config()
+	if r.URL.Query().Get("effective") == "1" {
+		cfg = cfg.Normalized()
+	}
+	data, err := config.Marshal(cfg)
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, apiError{err.Error(), "internal"})
 		return

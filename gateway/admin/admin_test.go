@@ -251,6 +251,10 @@ func TestEndpoints(t *testing.T) {
 	if status != 200 || m["dashboard_port"] != "9800" {
 		t.Fatalf("get config: %d %v", status, m)
 	}
+	status, m = f.do(t, req{method: "GET", path: "/config?effective=1"})
+	if routes, _ := m["routes"].(map[string]any); status != 200 || routes["18080"].(map[string]any)["start_timeout"] != "30s" {
+		t.Fatalf("effective config: %d %v", status, m)
+	}
 	status, m = f.do(t, req{method: "POST", path: "/validate", body: `{"routes":{"1":{"backends":[]}}}`})
 	if status != 400 || !strings.Contains(m["error"].(string), `routes["1"].backends`) {
 		t.Fatalf("validate: %d %v", status, m)
