@@ -479,3 +479,28 @@ func TestClosedServerRefuses(t *testing.T) {
 		t.Fatalf("ServeConn after Close = %v", err)
 	}
 }
+
+// TestShellWrapperLeavesNoOrphan: a CGI script run through sh -c starts a
+// background process that would outlive it (and holds stdout open). The
+// request still completes and the background process is gone: the whole
+// process group is stopped when the script ends.
+func TestShellWrapperLeavesNoOrphan(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	f := newFixture(t, config.StdioHTTP, func(s *Server) {
+		s.Path = "sh"
+		s.Args = []string{"-c", `sleep 300 & echo $! > "$PIDDIR/$!"; printf 'Content-Type: text/plain\n\nok'`}
+	})
+	resp, err := f.client.Get(f.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "ok" {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	if len(f.pids(t)) != 1 {
+		t.Fatalf("background pid not recorded: %v", f.pids(t))
+	}
+	f.noChildren(t)
+}
