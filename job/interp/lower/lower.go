@@ -90,7 +90,13 @@ func (f *file) text(from, to token.Pos) string {
 func (f *file) node(n ast.Node) string { return f.text(n.Pos(), n.End()) }
 
 func apply(src []byte, edits []edit, base int) string {
-	sort.SliceStable(edits, func(i, j int) bool { return edits[i].start < edits[j].start })
+	sort.SliceStable(edits, func(i, j int) bool {
+		if edits[i].start != edits[j].start {
+			return edits[i].start < edits[j].start
+		}
+		// An insertion goes before a replacement starting at the same place.
+		return edits[i].start == edits[i].end && edits[j].start != edits[j].end
+	})
 	var b strings.Builder
 	at := 0
 	for _, e := range edits {
@@ -151,6 +157,7 @@ func (l *Lowerer) Lower(files []File) (*Result, error) {
 	}
 	lw := &lowering{fset: fset, files: fs, helpers: newHelpers(), im: l.imp, insts: map[string]string{}}
 	lw.typecheck(asts)
+	lw.noteNames()
 	for _, f := range fs {
 		lw.instances(f)
 	}
@@ -218,6 +225,12 @@ func (lw *lowering) post(f *file, n ast.Node, stack []ast.Node) {
 	switch n := n.(type) {
 	case *ast.GoStmt:
 		lw.goStmt(f, n)
+	case *ast.DeferStmt:
+		lw.deferStmt(f, n)
+	case *ast.GenDecl:
+		if n.Tok == token.CONST {
+			lw.constDecl(f, n)
+		}
 	case *ast.CallExpr:
 		if id, ok := n.Fun.(*ast.Ident); ok && id.Name == "recover" && len(n.Args) == 0 && lw.isBuiltin(id) {
 			f.insert(n.Pos(), "__w_recovered(")
@@ -249,24 +262,85 @@ func (lw *lowering) goStmt(f *file, g *ast.GoStmt) {
 		lw.unsupportedAt(g.Pos(), "go statement calling builtin "+id.Name+" is not guarded against panics")
 		return
 	}
-	// go f(a, b) -> { fn, a0, a1 := f, a, b; go func() { guard; fn(a0, a1) }() }
-	// keeps Go's order: function value and arguments evaluated at the go statement.
-	names := []string{lw.fresh("gf")}
-	vals := []string{f.node(g.Call.Fun)}
+	text := lw.evalEarly(f, g.Call, func(call string) string {
+		return "go func() { " + goGuard + call + " }()"
+	})
+	f.replace(g.Pos(), g.End(), text)
+}
+
+// evalEarly rewrites a go or defer call so that the function value and the
+// arguments are evaluated where the statement is, as Go does, into
+// temporaries the deferred or concurrent call then uses:
+// { a0, a1 := a, b; <stmt(call)> }. A method call keeps its receiver in a
+// temporary instead of taking a method value (Yaegi mishandles method
+// values of native types); a package function or a declared function is
+// called by name.
+func (lw *lowering) evalEarly(f *file, c *ast.CallExpr, stmt func(call string) string) string {
+	var names, vals []string
+	fun := ""
+	switch fn := ast.Unparen(c.Fun).(type) {
+	case *ast.Ident:
+		if _, isFunc := lw.info.Uses[fn].(*types.Func); isFunc || lw.isBuiltin(fn) {
+			fun = fn.Name
+		}
+	case *ast.SelectorExpr:
+		if id, ok := fn.X.(*ast.Ident); ok {
+			if _, isPkg := lw.info.Uses[id].(*types.PkgName); isPkg {
+				fun = f.node(fn)
+			}
+		}
+		if fun == "" {
+			if sel := lw.info.Selections[fn]; sel != nil && sel.Kind() == types.MethodVal {
+				r := lw.fresh("gr")
+				names, vals = append(names, r), append(vals, f.node(fn.X))
+				fun = r + "." + fn.Sel.Name
+			}
+		}
+	}
+	if fun == "" {
+		fun = lw.fresh("gf")
+		names, vals = append(names, fun), append(vals, f.node(c.Fun))
+	}
 	var args []string
-	for _, a := range g.Call.Args {
+	for _, a := range c.Args {
+		if tv, ok := lw.info.Types[a]; ok && tv.Value != nil {
+			args = append(args, f.node(a))
+			continue
+		}
 		nm := lw.fresh("ga")
-		names = append(names, nm)
-		vals = append(vals, f.node(a))
+		names, vals = append(names, nm), append(vals, f.node(a))
 		args = append(args, nm)
 	}
 	ell := ""
-	if g.Call.Ellipsis.IsValid() {
+	if c.Ellipsis.IsValid() {
 		ell = "..."
 	}
-	text := fmt.Sprintf("{ %s := %s; go func() { %s%s(%s%s) }() }",
-		strings.Join(names, ", "), strings.Join(vals, ", "), goGuard, names[0], strings.Join(args, ", "), ell)
-	f.replace(g.Pos(), g.End(), text)
+	call := fun + "(" + strings.Join(args, ", ") + ell + ")"
+	if len(names) == 0 {
+		return "{ " + stmt(call) + " }"
+	}
+	return fmt.Sprintf("{ %s := %s; %s }", strings.Join(names, ", "), strings.Join(vals, ", "), stmt(call))
+}
+
+// deferStmt evaluates a deferred call's arguments at the defer statement
+// (Yaegi reads them when the call runs).
+func (lw *lowering) deferStmt(f *file, d *ast.DeferStmt) {
+	if _, ok := d.Call.Fun.(*ast.FuncLit); ok && len(d.Call.Args) == 0 {
+		return
+	}
+	needs := false
+	for _, a := range d.Call.Args {
+		if tv, ok := lw.info.Types[a]; !ok || tv.Value == nil {
+			needs = true
+		}
+	}
+	if !needs {
+		return
+	}
+	if id, ok := d.Call.Fun.(*ast.Ident); ok && lw.isBuiltin(id) {
+		return
+	}
+	f.replace(d.Pos(), d.End(), lw.evalEarly(f, d.Call, func(call string) string { return "defer " + call }))
 }
 
 // helpers collects the helper declarations the rewrites need.
@@ -275,10 +349,11 @@ type helpers struct {
 	imports map[string]string // path -> local name
 	decls   []string
 	have    map[string]bool
+	taken   map[string]string // names the program uses: import path, or "" for its own declarations
 }
 
 func newHelpers() *helpers {
-	return &helpers{imports: map[string]string{}, have: map[string]bool{}}
+	return &helpers{imports: map[string]string{}, have: map[string]bool{}, taken: map[string]string{}}
 }
 
 // add adds a declaration once, by key.
@@ -295,7 +370,12 @@ func (h *helpers) pkg(path string) string {
 	if n, ok := h.imports[path]; ok {
 		return n
 	}
-	n := fmt.Sprintf("__wp%d", len(h.imports))
+	// The package's own name when the program does not use it for
+	// something else (Yaegi knows a package by one name only).
+	n := path[strings.LastIndexByte(path, '/')+1:]
+	if p, taken := h.taken[n]; (taken && p != path) || n == "main" || strings.Contains(n, ".") {
+		n = fmt.Sprintf("__wp%d", len(h.imports))
+	}
 	h.imports[path] = n
 	return n
 }

@@ -19,7 +19,8 @@ func (lw *lowering) typecheck(files []*ast.File) {
 		Types:     map[ast.Expr]types.TypeAndValue{},
 		Uses:      map[*ast.Ident]types.Object{},
 		Defs:      map[*ast.Ident]types.Object{},
-		Instances: map[*ast.Ident]types.Instance{},
+		Instances:  map[*ast.Ident]types.Instance{},
+		Selections: map[*ast.SelectorExpr]*types.Selection{},
 	}
 	conf := types.Config{Importer: lw.im, GoVersion: "go1.26", Error: func(err error) { lw.typeErrs = append(lw.typeErrs, err) }}
 	_, _ = conf.Check("main", lw.fset, files, lw.info)
@@ -328,8 +329,15 @@ func (lw *lowering) call(f *file, c *ast.CallExpr) {
 			lw.clear(f, c)
 		}
 	case *ast.SelectorExpr:
-		if o, ok := lw.info.Uses[fn.Sel].(*types.Func); ok && o.Pkg() != nil && o.Pkg().Path() == "errors" && o.Name() == "As" && len(c.Args) == 2 {
-			lw.errorsAs(f, c)
+		if o, ok := lw.info.Uses[fn.Sel].(*types.Func); ok && o.Pkg() != nil && o.Pkg().Path() == "errors" {
+			switch {
+			case o.Name() == "As" && len(c.Args) == 2:
+				lw.errorsAs(f, c)
+			case o.Name() == "Is" && len(c.Args) == 2:
+				lw.errorsHelper(f, c, "errorsIs", errorsIsSrc)
+			case o.Name() == "Unwrap" && len(c.Args) == 1:
+				lw.errorsHelper(f, c, "errorsUnwrap", errorsUnwrapSrc)
+			}
 		}
 	}
 }
@@ -439,20 +447,9 @@ func (lw *lowering) errorsAs(f *file, c *ast.CallExpr) {
 		return
 	}
 	elem := pt.Elem()
-	if _, isIface := elem.Underlying().(*types.Interface); isIface {
-		return
-	}
-	base := elem
-	if p, ok := base.(*types.Pointer); ok {
-		base = p.Elem()
-	}
-	n, ok := base.(*types.Named)
-	if !ok || n.Obj().Pkg() == nil || n.Obj().Pkg().Path() != "main" {
-		return
-	}
 	ts, ok := lw.typeStr(elem, nil)
 	if !ok {
-		lw.unsupportedAt(c.Pos(), "errors.As with a target type local to a function")
+		lw.unsupportedAt(c.Pos(), "errors.As with a target type the lowering cannot name")
 		return
 	}
 	key := "errorsAs/" + ts
@@ -826,4 +823,139 @@ func (lw *lowering) labelInside(n ast.Node, name string) bool {
 		return !found
 	})
 	return found
+}
+
+// noteNames records the names the program declares or imports at package
+// level, so helper imports do not collide with them.
+func (lw *lowering) noteNames() {
+	for _, f := range lw.files {
+		for _, is := range f.ast.Imports {
+			p, _ := strconv.Unquote(is.Path.Value)
+			n := p[strings.LastIndexByte(p, '/')+1:]
+			if is.Name != nil {
+				n = is.Name.Name
+			}
+			lw.helpers.taken[n] = p
+		}
+		for _, d := range f.ast.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				if d.Recv == nil {
+					lw.helpers.taken[d.Name.Name] = ""
+				}
+			case *ast.GenDecl:
+				for _, s := range d.Specs {
+					switch s := s.(type) {
+					case *ast.ValueSpec:
+						for _, n := range s.Names {
+							lw.helpers.taken[n.Name] = ""
+						}
+					case *ast.TypeSpec:
+						lw.helpers.taken[s.Name.Name] = ""
+					}
+				}
+			}
+		}
+	}
+}
+
+// constDecl writes the value go/types computed into every constant of a
+// declaration that uses iota (Yaegi mis-evaluates typed iota expressions).
+func (lw *lowering) constDecl(f *file, d *ast.GenDecl) {
+	uses := false
+	ast.Inspect(d, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok && id.Name == "iota" {
+			uses = true
+		}
+		return !uses
+	})
+	if !uses {
+		return
+	}
+	for _, s := range d.Specs {
+		vs := s.(*ast.ValueSpec)
+		var names, lits []string
+		var typ string
+		for _, n := range vs.Names {
+			c, ok := lw.info.Defs[n].(*types.Const)
+			if !ok {
+				return
+			}
+			lit := constLiteral(c.Val(), c.Type())
+			if lit == "" {
+				return
+			}
+			if b, isBasic := c.Type().(*types.Basic); !isBasic || b.Info()&types.IsUntyped == 0 {
+				ts, ok := lw.typeStr(c.Type(), f)
+				if !ok {
+					return
+				}
+				if typ != "" && typ != ts {
+					return
+				}
+				typ = ts
+			}
+			names = append(names, n.Name)
+			lits = append(lits, lit)
+		}
+		text := strings.Join(names, ", ")
+		if typ != "" {
+			text += " " + typ
+		}
+		text += " = " + strings.Join(lits, ", ")
+		orig := f.src[f.off(vs.Pos()):f.off(vs.End())]
+		text += strings.Repeat("\n", strings.Count(string(orig), "\n"))
+		f.replace(vs.Pos(), vs.End(), text)
+	}
+}
+
+const errorsIsSrc = `func %[1]s(err, target error) bool {
+	if err == nil || target == nil {
+		return err == target
+	}
+	for {
+		if err == target {
+			return true
+		}
+		if x, ok := err.(interface{ Is(error) bool }); ok && x.Is(target) {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+			if err == nil {
+				return false
+			}
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if e != nil && %[1]s(e, target) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+}`
+
+const errorsUnwrapSrc = `func %[1]s(err error) error {
+	u, ok := err.(interface{ Unwrap() error })
+	if !ok {
+		return nil
+	}
+	return u.Unwrap()
+}`
+
+// errorsHelper replaces errors.Is or errors.Unwrap by an interpreted
+// version: the native ones cannot call the Is and Unwrap methods of
+// interpreted types, nor compare interpreted values.
+func (lw *lowering) errorsHelper(f *file, c *ast.CallExpr, name, src string) {
+	hn, ok := lw.insts[name]
+	if !ok {
+		hn = lw.fresh(name)
+		lw.insts[name] = hn
+		lw.helpers.add(name, fmt.Sprintf(src, hn))
+	}
+	f.replace(c.Fun.Pos(), c.Fun.End(), hn)
 }

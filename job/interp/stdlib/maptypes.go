@@ -13,8 +13,12 @@ import (
 )
 
 func init() {
+	// warren: error comes before Stringer, as in fmt's own order
+	// (Formatter, error, Stringer), so an interpreted error type prints
+	// through Error() and fmt.Errorf's %w sees an error.
 	mt := []reflect.Type{
 		reflect.TypeOf((*fmt.Formatter)(nil)).Elem(),
+		reflect.TypeOf((*error)(nil)).Elem(),
 		reflect.TypeOf((*fmt.Stringer)(nil)).Elem(),
 	}
 
