@@ -169,6 +169,17 @@ func TestGatewayFatalStartErrors(t *testing.T) {
 	if code := g.wait(t); code != 1 || !strings.Contains(g.out.String(), "address already in use") || !strings.Contains(g.out.String(), port) {
 		t.Fatalf("port in use: exit %d\n%s", code, g.out)
 	}
+
+	// The admin port taken: no route may stay open behind a failed start.
+	free := testutil.FreePort(t)
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`{"dashboard_port":"%s","routes":{"%d":{"backends":[{"cmd":"internal"}]}}}`, port, free)), 0o600)
+	g = startGateway(t, nil, "--config", cfg)
+	if code := g.wait(t); code != 1 || !strings.Contains(g.out.String(), "admin API") || !strings.Contains(g.out.String(), "address already in use") {
+		t.Fatalf("admin port in use: exit %d\n%s", code, g.out)
+	}
+	if _, _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/healthz", free)); err == nil {
+		t.Fatal("a route still answers after a failed start")
+	}
 }
 
 func TestGatewayRunReloadStop(t *testing.T) {
