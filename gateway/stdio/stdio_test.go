@@ -504,3 +504,22 @@ func TestShellWrapperLeavesNoOrphan(t *testing.T) {
 	}
 	f.noChildren(t)
 }
+
+func TestStreamShutdownKillsChild(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	f := newFixture(t, config.StdioStream, nil, "cat")
+	c := dialStream(t, f.addr)
+	io.WriteString(c, "ping\n")
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || line != "ping\n" {
+		t.Fatalf("%q %v", line, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.srv.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.noChildren(t)
+	if _, err := io.ReadAll(c); err != nil {
+		t.Fatalf("connection not closed cleanly: %v", err)
+	}
+}
