@@ -498,6 +498,15 @@ func (m *Manager) connectOrSpawn(g *mgroup, fresh bool) (hello, bool, error) {
 		return h, !fresh, nil
 	}
 	m.clearSession(g)
+	// Whatever the records say of this group's jobs is stale now: they
+	// start again with the new host.
+	m.mu.Lock()
+	for _, j := range m.jobs {
+		if j.st.Group == g.name && j.st.State.Active() && j.st.PID != 0 {
+			j.st.State, j.st.PID = StateStarting, 0
+		}
+	}
+	m.mu.Unlock()
 	h, err := m.spawn(g)
 	return h, false, err
 }

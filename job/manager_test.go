@@ -761,10 +761,13 @@ func TestHostDiedWhileManagerWasDown(t *testing.T) {
 		}
 		return nil
 	})
-	resumed := waitState(t, m2, st.ID, StateRunning)
-	if resumed.PID == st.PID {
-		t.Fatalf("job not restarted: %+v", resumed)
-	}
+	testutil.Eventually(t, 20*time.Second, func() error {
+		resumed, err := m2.Get(st.ID)
+		if err != nil || resumed.State != StateRunning || resumed.PID == st.PID || resumed.PID == 0 {
+			return fmt.Errorf("job not resumed yet: %+v %v", resumed, err)
+		}
+		return nil
+	})
 	// What the dead host's job left (its sleep child) was cleared.
 	testutil.Eventually(t, 10*time.Second, func() error {
 		n := 0
