@@ -47,13 +47,19 @@ func timeRuns(k int, f func()) time.Duration {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-func rssKB(pid int) int {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+// memKB reads a memory figure (VmRSS, RssAnon, RssFile) of pid from
+// /proc/PID/status, or Pss from /proc/PID/smaps_rollup, in kB.
+func memKB(pid int, key string) int {
+	file := "status"
+	if key == "Pss" {
+		file = "smaps_rollup"
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/" + file)
 	if err != nil {
 		return -1
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(l, key+":"); ok {
 			f := strings.Fields(v)
 			if len(f) > 0 {
 				kb, _ := strconv.Atoi(f[0])
@@ -62,6 +68,17 @@ func rssKB(pid int) int {
 		}
 	}
 	return -1
+}
+
+func rssKB(pid int) int { return memKB(pid, "VmRSS") }
+
+// memLine describes pid's memory: RSS split into anonymous (its own) and
+// file-backed (the binary's pages, shared with every warren process and
+// reclaimable), and PSS (RSS with shared pages divided among sharers).
+func memLine(pid int) string {
+	mb := func(kb int) float64 { return float64(kb) / 1024 }
+	return fmt.Sprintf("RSS %.1f MB = anon %.1f MB + file %.1f MB; PSS %.1f MB",
+		mb(memKB(pid, "VmRSS")), mb(memKB(pid, "RssAnon")), mb(memKB(pid, "RssFile")), mb(memKB(pid, "Pss")))
 }
 
 func writeFile(b testing.TB, dir, name, content string) string {
@@ -209,26 +226,29 @@ func BenchmarkMemory(b *testing.B) {
 	time.Sleep(2 * time.Second) // let the daemon settle: this is a measurement, not synchronisation
 	drss := rssKB(n.pid())
 	b.ReportMetric(float64(drss)/1024, "MB-daemon-idle")
-	b.Logf("daemon idle RSS: %.1f MB (goal <= 20 MB)", float64(drss)/1024)
+	b.ReportMetric(float64(memKB(n.pid(), "RssAnon"))/1024, "MB-daemon-idle-anon")
+	b.Logf("daemon idle: %s (goal RSS <= 20 MB)", memLine(n.pid()))
 
 	n.runJob("--group", "base", "sleep", "3600")
 	interpAvailable(b, n, hello)
 	for i := 0; i < 100; i++ {
 		n.runJob("--group", "idle100", "--mode", "interpreted", "--name", fmt.Sprintf("idle%d", i), idle)
 	}
-	hostRSS := func(group string) int {
+	hostPID := func(group string) int {
 		for pid := range n.groupHosts() {
 			c, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-			if strings.Contains(string(c), "\x00"+group+"\x00") || strings.HasSuffix(string(c), "\x00"+group+"\x00") || strings.Contains(strings.ReplaceAll(string(c), "\x00", " "), " "+group) {
-				return rssKB(pid)
+			if strings.HasSuffix(string(c), "\x00--name\x00"+group+"\x00") || strings.Contains(string(c), "\x00--name\x00"+group+"\x00") {
+				return pid
 			}
 		}
-		return -1
+		b.Fatalf("no host for group %s", group)
+		return 0
 	}
 	time.Sleep(2 * time.Second)
-	base := hostRSS("base")
-	g := hostRSS("idle100")
+	bp, gp := hostPID("base"), hostPID("idle100")
+	base, g := rssKB(bp), rssKB(gp)
 	b.ReportMetric(float64(g)/1024, "MB-group-100-idle")
 	b.ReportMetric(float64(g)/float64(base), "x-empty-group")
-	b.Logf("group with 100 idle interpreted jobs: %.1f MB (goal <= 150 MB); a group with one executable job: %.1f MB; ratio %.1fx", float64(g)/1024, float64(base)/1024, float64(g)/float64(base))
+	b.Logf("group with 100 idle interpreted jobs: %s (goal RSS <= 150 MB)", memLine(gp))
+	b.Logf("group with one executable job (baseline): %s; ratio %.1fx", memLine(bp), float64(g)/float64(base))
 }
