@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -130,5 +131,32 @@ func TestNoDaemonFailsFast(t *testing.T) {
 	r := n.run("info")
 	if r.code != 1 || !strings.Contains(r.stderr, "no warren daemon is running") {
 		t.Fatalf("after kill -9: %v", r)
+	}
+}
+
+// Under systemd (Type=notify) the daemon sends READY=1 once it serves, and
+// its jobs do not inherit NOTIFY_SOCKET.
+func TestSystemdNotify(t *testing.T) {
+	n := newNode(t)
+	n.requireGroups()
+	sock := filepath.Join(t.TempDir(), "notify")
+	pc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	n.daemonEnv = []string{"NOTIFY_SOCKET=" + sock}
+	n.startNoWait()
+	pc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, 512)
+	k, _, err := pc.ReadFrom(buf)
+	if err != nil || !strings.HasPrefix(string(buf[:k]), "READY=1\n") || !strings.Contains(string(buf[:k]), "MAINPID="+strconv.Itoa(n.pid())) {
+		t.Fatalf("notification %q, %v", buf[:k], err)
+	}
+	// READY means serving: the very next command answers.
+	n.must("id")
+	r := n.run("run", "-i", "--rm", "sh", "-c", `echo "notify=[$NOTIFY_SOCKET]"`)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "notify=[]" {
+		t.Fatalf("job environment: %v", r)
 	}
 }

@@ -26,6 +26,8 @@ type node struct {
 	bin     string
 	workDir string
 	home    string // $HOME for commands, so nothing touches the real one
+	// daemonEnv is added to the daemon's environment only.
+	daemonEnv []string
 
 	mu     sync.Mutex
 	daemon *exec.Cmd
@@ -92,7 +94,7 @@ func (n *node) start() {
 func (n *node) startNoWait() {
 	n.t.Helper()
 	cmd := exec.Command(n.bin, "daemon", "--log-level", "debug", "--log-format", "text")
-	cmd.Env = n.env()
+	cmd.Env = append(n.env(), n.daemonEnv...)
 	buf := &lockedBuffer{}
 	cmd.Stdout = buf
 	cmd.Stderr = buf
