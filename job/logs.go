@@ -134,6 +134,14 @@ func tailFollow(ctx context.Context, file string, n int, follow bool, ended func
 							return werr
 						}
 					}
+					// Files rotated in between that we never had open
+					// (the follower fell more than one rotation behind).
+					for _, p := range rotatedAfter(file, f) {
+						if err := copyFile(w, p); err != nil {
+							nf.Close()
+							return err
+						}
+					}
 					f.Close()
 				}
 				f, off, grew = nf, 0, true
@@ -169,6 +177,36 @@ func tailFollow(ctx context.Context, file string, n int, follow bool, ended func
 		}
 		wait = min(wait*2, 200*time.Millisecond)
 	}
+}
+
+// rotatedAfter lists the rotated files of the log at path that are newer
+// than the (rotated) file old, oldest first, without the live file.
+func rotatedAfter(path string, old *os.File) []string {
+	files := proc.LogFiles(path, 0)
+	if len(files) == 0 || files[len(files)-1] != path {
+		return nil
+	}
+	rotated := files[:len(files)-1]
+	for i, p := range rotated {
+		if f, err := os.Open(p); err == nil {
+			same := sameFile(old, f)
+			f.Close()
+			if same {
+				return rotated[i+1:]
+			}
+		}
+	}
+	return rotated // old was rotated out: every kept file is newer
+}
+
+func copyFile(w io.Writer, p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil // rotated away meanwhile
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
 }
 
 func sameFile(a, b *os.File) bool {

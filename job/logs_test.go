@@ -73,3 +73,59 @@ func TestTailFollowAcrossRotation(t *testing.T) {
 		}
 	}
 }
+
+// TestTailFollowFallsBehind rotates the log several times between two
+// polls of the follower: the files it never had open are read too.
+func TestTailFollowFallsBehind(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	path := filepath.Join(t.TempDir(), "j.log")
+	rf, err := proc.OpenRotatingFile(path, 512, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(rf, "start")
+	var ended atomic.Bool
+	out := &syncWriter{w: new(strings.Builder)}
+	ready := make(chan struct{})
+	gate := make(chan struct{})
+	w := writerFunc(func(p []byte) (int, error) {
+		select {
+		case <-ready:
+		default:
+			close(ready)
+			<-gate // hold the follower while the log rotates
+		}
+		return out.Write(p)
+	})
+	done := make(chan error, 1)
+	go func() { done <- tailFollow(context.Background(), path, 0, true, ended.Load, w) }()
+	<-ready
+	// ~40 bytes a line, 512-byte files: 30 lines make 2-3 rotations, all
+	// kept (3 rotated files).
+	for i := 0; i < 30; i++ {
+		fmt.Fprintf(rf, "line %02d\n", i)
+	}
+	rf.Close()
+	ended.Store(true)
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		_, text, _ := strings.Cut(l, " ")
+		got = append(got, text)
+	}
+	if len(got) != 31 || got[0] != "start" || got[30] != "line 29" {
+		t.Fatalf("got %d lines: %q", len(got), got)
+	}
+	for i := 1; i <= 30; i++ {
+		if want := fmt.Sprintf("line %02d", i-1); got[i] != want {
+			t.Fatalf("line %d = %q, want %q", i, got[i], want)
+		}
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
