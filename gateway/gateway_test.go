@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/warren-mesh/warren/gateway/backend"
 	"github.com/warren-mesh/warren/gateway/config"
 	"github.com/warren-mesh/warren/gateway/httpproxy"
+	"github.com/warren-mesh/warren/gateway/metrics"
 	"github.com/warren-mesh/warren/internal/testutil"
 )
 
@@ -174,13 +176,17 @@ func TestConcurrentFirstRequestsOneSpawn(t *testing.T) {
 	if st.Starts != 1 || st.State != backend.Ready || st.Requests != 50 {
 		t.Fatalf("status %+v", st)
 	}
-	logs, err := e.Logs(pub + "/b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := pidsInLogs(logs); len(got) != 1 {
-		t.Fatalf("%d processes started (logs %q)", len(got), logs)
-	}
+	// The output reaches the log ring through a pipe: wait for it.
+	testutil.Eventually(t, 10*time.Second, func() error {
+		logs, err := e.Logs(pub + "/b")
+		if err != nil {
+			return err
+		}
+		if got := pidsInLogs(logs); len(got) != 1 || got[0] != st.PID {
+			return fmt.Errorf("processes in logs %v, want [%d] (logs %q)", got, st.PID, logs)
+		}
+		return nil
+	})
 	pid := st.PID
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -198,20 +204,18 @@ func TestNeverListens504NoProcessLeft(t *testing.T) {
 	if code != http.StatusGatewayTimeout || !strings.Contains(body, "start_timeout") {
 		t.Fatalf("got %d %q, want 504 naming start_timeout", code, body)
 	}
-	logs, _ := e.Logs(pub)
-	pids := pidsInLogs(logs)
-	if len(pids) != 1 {
-		t.Fatalf("logs %q", logs)
+	st := e.Status().Routes[0].Backends[0]
+	if st.LastPID == 0 || st.PID != 0 || st.State != backend.Failed {
+		t.Fatalf("status %+v", st)
 	}
-	testutil.Eventually(t, 5*time.Second, gone(pids...))
+	testutil.Eventually(t, 5*time.Second, gone(st.LastPID))
 	// During the backoff: 502 at once, nothing spawned.
 	code, _ = get(t, "http://127.0.0.1:"+pub+"/")
 	if code != http.StatusBadGateway {
 		t.Fatalf("during backoff: %d, want 502", code)
 	}
-	logs, _ = e.Logs(pub)
-	if n := len(pidsInLogs(logs)); n != 1 {
-		t.Fatalf("%d spawns, want 1", n)
+	if n := e.Status().Routes[0].Backends[0].Starts; n != 1 {
+		t.Fatalf("%d starts, want 1", n)
 	}
 }
 
@@ -232,9 +236,8 @@ func TestExitDuringStart502WithBackoff(t *testing.T) {
 	if time.Since(start) > 8*time.Second {
 		t.Fatal("502s were not immediate")
 	}
-	logs, _ := e.Logs(pub)
-	if n := len(pidsInLogs(logs)); n != 1 {
-		t.Fatalf("%d spawns for 11 requests, want 1 (backoff)", n)
+	if n := e.Status().Routes[0].Backends[0].Starts; n != 1 {
+		t.Fatalf("%d starts for 11 requests, want 1 (backoff)", n)
 	}
 	if st := e.Status().Routes[0].Backends[0]; st.State != backend.Failed || st.Failures != 1 {
 		t.Fatalf("status %+v", st)
@@ -579,10 +582,13 @@ func TestKillAndLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 15*time.Second, gone(pid1))
-	logs, err := e.Logs(pub)
-	if err != nil || !strings.Contains(strings.Join(logs, "\n"), fmt.Sprintf("pid %d stopping", pid1)) {
-		t.Fatalf("logs %q %v (SIGTERM should let it log its stop)", logs, err)
-	}
+	testutil.Eventually(t, 10*time.Second, func() error {
+		logs, err := e.Logs(pub)
+		if err != nil || !strings.Contains(strings.Join(logs, "\n"), fmt.Sprintf("pid %d stopping", pid1)) {
+			return fmt.Errorf("logs %q %v (SIGTERM should let it log its stop)", logs, err)
+		}
+		return nil
+	})
 	_, p2 := get(t, "http://127.0.0.1:"+pub+"/pid")
 	if p2 == p1 {
 		t.Fatal("same pid after kill")
@@ -666,4 +672,27 @@ func TestRestartAlwaysRunsWithoutTraffic(t *testing.T) {
 		return nil
 	})
 	testutil.Eventually(t, 5*time.Second, gone(pid1))
+}
+
+func TestMetricsRecorded(t *testing.T) {
+	leakCheck(t)
+	pub, in := port(t), port(t)
+	set := metrics.New(metrics.Options{})
+	startEngine(t, mustConfig(t, `{"routes": {`+httpRoute(pub, "m", in, "")+`}}`), Options{Metrics: set})
+	for range 3 {
+		if code, _ := get(t, "http://127.0.0.1:"+pub+"/"); code != 200 {
+			t.Fatalf("status %d", code)
+		}
+	}
+	srv := httptest.NewServer(set.Handler())
+	defer srv.Close()
+	_, body := get(t, srv.URL)
+	for _, want := range []string{
+		`warren_gateway_requests_total{backend="b",code="200",route="` + pub + `"} 3`,
+		`warren_gateway_cold_starts_total{backend="b",route="` + pub + `"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s\n%s", want, body)
+		}
+	}
 }

@@ -119,6 +119,7 @@ type Stats struct {
 	Addr      string    `json:"addr"`
 	State     State     `json:"state"`
 	PID       int       `json:"pid,omitempty"`
+	LastPID   int       `json:"last_pid,omitempty"` // the most recent process, running or not
 	Active    int64     `json:"active"`
 	Requests  uint64    `json:"requests"`
 	Starts    uint64    `json:"starts"`
@@ -158,6 +159,7 @@ type Backend struct {
 	lastErr  error
 	starts   uint64
 	failures uint64
+	lastPID  int
 	closing  bool
 
 	killCh chan struct{}
@@ -617,6 +619,9 @@ func (b *Backend) start() (Process, error) {
 		return nil, fmt.Errorf("backend %s: %w: %w", b.cfg.Name, ErrLaunch, err)
 	}
 	b.log.Info("backend starting", logging.KeyPID, p.PID())
+	b.mu.Lock()
+	b.lastPID = p.PID()
+	b.mu.Unlock()
 	// Poll quickly at first so the first response follows the backend's
 	// own listen by about a millisecond, then back off.
 	begin := time.Now()
@@ -743,6 +748,7 @@ func (b *Backend) Stats() Stats {
 		Starts:   b.starts,
 		Failures: b.failures,
 		Since:    b.since,
+		LastPID:  b.lastPID,
 		Healthy:  b.passive.Healthy(time.Now()),
 	}
 	if b.proc != nil {
