@@ -251,6 +251,10 @@ func (m *Manager) ensureGroup(ctx context.Context, name string, rt, mp int) (*mg
 		}
 		g := m.groups[name]
 		if g == nil {
+			if _, err := sockPath(m.WorkDir, name); err != nil {
+				m.mu.Unlock()
+				return nil, fmt.Errorf("%w: %w", err, ErrBadSpec)
+			}
 			g = m.newGroup(name, rt, mp)
 			m.groups[name] = g
 			m.startSupervisor(g, true)

@@ -199,6 +199,7 @@ func TestBadInput(t *testing.T) {
 		{Path: e.script("x.sh", "true"), Mode: "jit"},
 		{Path: e.script("x.sh", "true"), Env: []string{"NOEQUALS"}},
 		{Path: e.script("x.sh", "true"), RTPrio: 100},
+		{Path: e.script("x.sh", "true"), Group: strings.Repeat("g", 64)}, // socket path too long
 	} {
 		if _, err := m.Run(bg, s); !errors.Is(err, ErrBadSpec) {
 			t.Errorf("Run(%+v) = %v, want ErrBadSpec", s, err)

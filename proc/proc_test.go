@@ -442,3 +442,33 @@ func TestReaperSparesExecChildren(t *testing.T) {
 		}
 	}
 }
+
+func TestSignalAndExtraFiles(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// fd 3 in the child is our pipe: the trap reports on it.
+	p, br := startPiped(t, context.Background(), Spec{
+		Path:       "sh",
+		Args:       []string{"-c", `trap 'echo got-usr1 >&3; exit 0' USR1; echo ready; while :; do sleep 0.01; done`},
+		ExtraFiles: []*os.File{w},
+	})
+	w.Close()
+	if line, _ := br.ReadString('\n'); line != "ready\n" {
+		t.Fatalf("got %q", line)
+	}
+	if err := p.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := bufio.NewReader(r).ReadString('\n')
+	if got != "got-usr1\n" {
+		t.Fatalf("fd 3 got %q", got)
+	}
+	<-p.Done()
+	if p.ExitCode() != 0 {
+		t.Fatalf("exit %d", p.ExitCode())
+	}
+}
