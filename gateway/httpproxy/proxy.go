@@ -260,8 +260,17 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	dropHopHeaders(hdr)
-	if pool.MaxBodyBytes > 0 && ctx.Request.IsBodyStream() && hdr.ContentLength() < 0 {
-		ctx.Request.SetBodyStream(&limitReader{r: ctx.RequestBodyStream(), n: pool.MaxBodyBytes}, -1)
+	if pool.MaxBodyBytes > 0 && hdr.ContentLength() < 0 {
+		// Chunked: a small body has been read already; a large one streams
+		// through a reader that fails past the limit.
+		if !ctx.Request.IsBodyStream() {
+			if int64(len(ctx.Request.Body())) > pool.MaxBodyBytes {
+				p.fail(ctx, fasthttp.StatusRequestEntityTooLarge, "request body larger than max_body_bytes ("+strconv.FormatInt(pool.MaxBodyBytes, 10)+")")
+				return
+			}
+		} else {
+			ctx.Request.SetBodyStream(&limitReader{r: ctx.RequestBodyStream(), n: pool.MaxBodyBytes}, -1)
+		}
 	}
 
 	n := len(pool.Targets)

@@ -487,3 +487,25 @@ func TestProxyCORS(t *testing.T) {
 		})
 	}
 }
+
+func TestProxyMaxBodyChunked(t *testing.T) {
+	testutil.VerifyNoLeaks(t, FasthttpIgnores...)
+	u := startUpstream(t, "a")
+	p := New(Options{ID: "gw", Name: "body"}, &Pool{Targets: []*Target{fixed(t, "a", u.addr)}, MaxBodyBytes: 1 << 20})
+	addr := serve(t, p)
+	for _, size := range []int{2 << 20, 3 * streamThreshold} { // buffered, then streamed
+		body := strings.Repeat("x", size)
+		resp, err := client().Post("http://"+addr+"/echo", "text/plain", io.MultiReader(strings.NewReader(body)))
+		if err != nil {
+			// A streamed body may be cut by the gateway before it is all sent.
+			t.Logf("chunked %d bytes: %v", size, err)
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("chunked %d bytes over a 1 MiB limit: %d", size, resp.StatusCode)
+		}
+		t.Logf("chunked %d bytes: %d", size, resp.StatusCode)
+	}
+}
