@@ -108,6 +108,11 @@ quarantined.`,
 			if err := dc.call(ctx, api.RunReq{Spec: spec}, &job); err != nil {
 				return fmt.Errorf("run: %w", err)
 			}
+			// A note is what the user must know now: --rt refused by the
+			// kernel, a fallback from interpreted to compiled mode...
+			if job.Note != "" {
+				fmt.Fprintf(env.Stderr, "warren: run %s: %s\n", job.ID, job.Note)
+			}
 			if f.output == outJSON {
 				return writeJSON(env.Stdout, job)
 			}
