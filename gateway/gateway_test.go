@@ -362,6 +362,10 @@ func TestReloadKeepsUntouchedRoutes(t *testing.T) {
 	e := startEngine(t, mustConfig(t, doc("one", false)), Options{})
 	ka := dialKeepAlive(t, "127.0.0.1:"+pa)
 	_, pidA := ka.get(t, "/pid")
+	kb := dialKeepAlive(t, "127.0.0.1:"+pb)
+	if _, body := kb.get(t, "/"); !strings.HasPrefix(body, "one ") {
+		t.Fatalf("b: %q", body)
+	}
 	_, bodyB := get(t, "http://127.0.0.1:"+pb+"/")
 	if !strings.HasPrefix(bodyB, "one ") {
 		t.Fatalf("b: %q", bodyB)
@@ -394,6 +398,11 @@ func TestReloadKeepsUntouchedRoutes(t *testing.T) {
 	})
 	if code, _ := get(t, "http://127.0.0.1:"+pc+"/"); code != 200 {
 		t.Fatalf("new route c: %d", code)
+	}
+	// Route b kept its listener: the connection opened before the reload
+	// now reaches the new backend.
+	if code, body := kb.get(t, "/"); code != 200 || !strings.HasPrefix(body, "two ") {
+		t.Fatalf("b's old connection after reload: %d %q", code, body)
 	}
 	// Remove c: its port is freed.
 	if err := e.Reload(mustConfig(t, doc("two", false))); err != nil {
