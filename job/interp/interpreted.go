@@ -116,6 +116,11 @@ func runInterpreted(ctx context.Context, p Program, o *options) (res Result, err
 		return res, toError(err, true)
 	}
 
+	if err := ctx.Err(); err != nil {
+		// Yaegi would lose a cancellation that comes before it starts.
+		res.ExitCode = -1
+		return res, fmt.Errorf("interp: run %s: %w", p.Path, err)
+	}
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type evalEnd struct{ err error }

@@ -186,10 +186,25 @@ func (r *run) overrides(s *stdio) map[string]map[string]reflect.Value {
 			r.end(2, r.panicError(v, true))
 			r.block()
 		}),
-		rt.Recovered: reflect.ValueOf(func() {
+		rt.Recovered: reflect.ValueOf(func(v any) any {
 			r.mu.Lock()
 			r.chain = nil
 			r.mu.Unlock()
+			// Yaegi hands a recovered value of an interpreted type over as a
+			// reflect.Value; give the program the value itself.
+			if rv, ok := v.(reflect.Value); ok && rv.IsValid() && rv.CanInterface() {
+				return rv.Interface()
+			}
+			return v
+		}),
+		rt.Unwrap: reflect.ValueOf(func(err error) (error, []error) {
+			switch u := err.(type) {
+			case interface{ Unwrap() []error }:
+				return nil, u.Unwrap()
+			case interface{ Unwrap() error }:
+				return u.Unwrap(), nil
+			}
+			return nil, nil
 		}),
 	}
 	out := map[string]map[string]reflect.Value{

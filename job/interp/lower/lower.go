@@ -226,7 +226,7 @@ func (lw *lowering) post(f *file, n ast.Node, stack []ast.Node) {
 	case *ast.GoStmt:
 		lw.goStmt(f, n)
 	case *ast.DeferStmt:
-		lw.deferStmt(f, n)
+		lw.deferStmt(f, n, inLoop(stack))
 	case *ast.GenDecl:
 		if n.Tok == token.CONST {
 			lw.constDecl(f, n)
@@ -324,8 +324,12 @@ func (lw *lowering) evalEarly(f *file, c *ast.CallExpr, stmt func(call string) s
 
 // deferStmt evaluates a deferred call's arguments at the defer statement
 // (Yaegi reads them when the call runs).
-func (lw *lowering) deferStmt(f *file, d *ast.DeferStmt) {
+func (lw *lowering) deferStmt(f *file, d *ast.DeferStmt, inLoop bool) {
 	if _, ok := d.Call.Fun.(*ast.FuncLit); ok && len(d.Call.Args) == 0 {
+		// A deferred closure in a loop sees the last iteration's variables
+		// under Yaegi; binding it to a temporary first makes Yaegi fail
+		// outright, so it is left as it is (see EXCEPTIONS).
+		_ = inLoop
 		return
 	}
 	needs := false
@@ -397,10 +401,24 @@ func (h *helpers) source() []byte {
 		fmt.Fprintf(&b, "func main() { __w_main(); %s.%s() }\n\n", rt.Name, rt.MainDone)
 	}
 	fmt.Fprintf(&b, "func __w_goPanic(r any) {\n\tif r != nil {\n\t\t%s.%s(r)\n\t}\n}\n\n", rt.Name, rt.GoPanic)
-	fmt.Fprintf(&b, "func __w_recovered(r any) any {\n\tif r != nil {\n\t\t%s.%s()\n\t}\n\treturn r\n}\n\n", rt.Name, rt.Recovered)
+	fmt.Fprintf(&b, "func __w_recovered(r any) any {\n\tif r != nil {\n\t\treturn %s.%s(r)\n\t}\n\treturn r\n}\n\n", rt.Name, rt.Recovered)
 	for _, d := range h.decls {
 		b.WriteString(d)
 		b.WriteString("\n\n")
 	}
 	return b.Bytes()
+}
+
+// inLoop says whether the innermost function around stack's top is inside
+// a for or range statement.
+func inLoop(stack []ast.Node) bool {
+	for i := len(stack) - 1; i >= 0; i-- {
+		switch stack[i].(type) {
+		case *ast.ForStmt, *ast.RangeStmt:
+			return true
+		case *ast.FuncLit, *ast.FuncDecl:
+			return false
+		}
+	}
+	return false
 }

@@ -16,9 +16,9 @@ import (
 // information the checker could work out.
 func (lw *lowering) typecheck(files []*ast.File) {
 	lw.info = &types.Info{
-		Types:     map[ast.Expr]types.TypeAndValue{},
-		Uses:      map[*ast.Ident]types.Object{},
-		Defs:      map[*ast.Ident]types.Object{},
+		Types:      map[ast.Expr]types.TypeAndValue{},
+		Uses:       map[*ast.Ident]types.Object{},
+		Defs:       map[*ast.Ident]types.Object{},
 		Instances:  map[*ast.Ident]types.Instance{},
 		Selections: map[*ast.SelectorExpr]*types.Selection{},
 	}
@@ -466,19 +466,22 @@ func (lw *lowering) errorsAs(f *file, c *ast.CallExpr) {
 		if x, ok := err.(interface{ As(any) bool }); ok && x.As(target) {
 			return true
 		}
+		var next error
+		var list []error
 		switch u := err.(type) {
-		case interface{ Unwrap() []error }:
-			for _, e := range u.Unwrap() {
-				if %[1]s(e, target) {
-					return true
-				}
-			}
-			return false
 		case interface{ Unwrap() error }:
-			err = u.Unwrap()
+			next = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			list = u.Unwrap()
 		default:
-			return false
+			next, list = __wrt.Unwrap(err)
 		}
+		for _, e := range list {
+			if e != nil && %[1]s(e, target) {
+				return true
+			}
+		}
+		err = next
 	}
 	return false
 }`, hn, ts))
@@ -920,31 +923,34 @@ const errorsIsSrc = `func %[1]s(err, target error) bool {
 		if x, ok := err.(interface{ Is(error) bool }); ok && x.Is(target) {
 			return true
 		}
+		var next error
+		var list []error
 		switch u := err.(type) {
 		case interface{ Unwrap() error }:
-			err = u.Unwrap()
-			if err == nil {
-				return false
-			}
+			next = u.Unwrap()
 		case interface{ Unwrap() []error }:
-			for _, e := range u.Unwrap() {
-				if e != nil && %[1]s(e, target) {
-					return true
-				}
-			}
-			return false
+			list = u.Unwrap()
 		default:
+			next, list = __wrt.Unwrap(err)
+		}
+		for _, e := range list {
+			if e != nil && %[1]s(e, target) {
+				return true
+			}
+		}
+		if next == nil {
 			return false
 		}
+		err = next
 	}
 }`
 
 const errorsUnwrapSrc = `func %[1]s(err error) error {
-	u, ok := err.(interface{ Unwrap() error })
-	if !ok {
-		return nil
+	if u, ok := err.(interface{ Unwrap() error }); ok {
+		return u.Unwrap()
 	}
-	return u.Unwrap()
+	next, _ := __wrt.Unwrap(err)
+	return next
 }`
 
 // errorsHelper replaces errors.Is or errors.Unwrap by an interpreted

@@ -13,5 +13,6 @@ const Name = "__wrt"
 const (
 	MainDone  = "MainDone"  // func(): main returned
 	GoPanic   = "GoPanic"   // func(v any): a goroutine panicked with v
-	Recovered = "Recovered" // func(): a panic was recovered by the program
+	Recovered = "Recovered" // func(v any) any: a panic was recovered by the program; returns v as the program should see it
+	Unwrap    = "Unwrap"    // func(err error) (error, []error): one step down a native error chain
 )
