@@ -56,4 +56,3 @@ func TestInterpretedCancel(t *testing.T) {
 		t.Fatal("Run did not return after cancel")
 	}
 }
-
