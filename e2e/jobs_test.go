@@ -434,3 +434,44 @@ func TestGroupKill9Restarted(t *testing.T) {
 	}
 	n.must("stop", id)
 }
+
+// Stopping an executable job ends its whole process group: a wrapper
+// script's children do not survive as orphans.
+func TestStopKillsWholeProcessGroup(t *testing.T) {
+	n := newNode(t)
+	n.requireGroups()
+	n.start()
+	dir := t.TempDir()
+	pids := filepath.Join(dir, "pids")
+	script := filepath.Join(dir, "wrapper.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\nsleep 301 & echo $! >> "+pids+"\nsleep 302 & echo $! >> "+pids+"\nwait\n"), 0o755)
+	id := n.runJob(script)
+	n.waitState(id, "running")
+	var children []int
+	testutil.Eventually(t, 30*time.Second, func() error {
+		b, _ := os.ReadFile(pids)
+		children = children[:0]
+		for _, l := range lines(string(b)) {
+			p, _ := strconv.Atoi(l)
+			children = append(children, p)
+		}
+		if len(children) != 2 {
+			return fmt.Errorf("children %v", children)
+		}
+		return nil
+	})
+	for _, p := range children {
+		if !alive(p) {
+			t.Fatalf("child %d not running", p)
+		}
+	}
+	n.must("stop", id)
+	testutil.Eventually(t, 30*time.Second, func() error {
+		for _, p := range children {
+			if alive(p) {
+				return fmt.Errorf("child %d of the stopped job survives", p)
+			}
+		}
+		return nil
+	})
+}
