@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,6 +72,29 @@ func runWrk(b testing.TB, url string, d time.Duration) wrkResult {
 		}
 	}
 	return r
+}
+
+// startReverseProxy serves net/http/httputil.ReverseProxy with a tuned
+// transport in this process: the alternative stack the benchmark compares.
+func startReverseProxy(b testing.TB, backendAddr string) string {
+	b.Helper()
+	target := &url.URL{Scheme: "http", Host: backendAddr}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ErrorLog = log.New(io.Discard, "", 0) // wrk's disconnects at the end of a round
+	rp.Transport = &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute, DisableCompression: true}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Serve(ln) }()
+	b.Cleanup(func() {
+		srv.Close()
+		<-done
+		rp.Transport.(*http.Transport).CloseIdleConnections()
+	})
+	return ln.Addr().String()
 }
 
 // cpuTicks returns utime+stime (clock ticks) of pid, plus its direct
@@ -185,6 +212,7 @@ func BenchmarkHTTPProxy(b *testing.B) {
 		children   bool // count the direct children's CPU too (nginx workers)
 	}
 	targets := []target{{"direct", direct, 0, false}, {"warren", gw, os.Getpid(), false}}
+	targets = append(targets, target{"httputil", startReverseProxy(b, direct), os.Getpid(), false})
 	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
 		addr, pid := startNginx(b, direct)
 		targets = append(targets, target{"nginx", addr, pid, true})
@@ -194,15 +222,16 @@ func BenchmarkHTTPProxy(b *testing.B) {
 		n, _ := strconv.Atoi(s)
 		d = time.Duration(n) * time.Second
 	}
-	rounds := 3
+	nrounds := 3
 	best := map[string]wrkResult{}
-	cpu := map[string]float64{}  // CPU ticks per 1000 requests, summed over rounds
-	reqs := map[string]float64{} // requests, summed over rounds
+	rounds := map[string][]string{} // req/s of every round, for the log
+	cpu := map[string]float64{}     // CPU ticks per 1000 requests, summed over rounds
+	reqs := map[string]float64{}    // requests, summed over rounds
 	for _, t := range targets {
 		runWrk(b, "http://"+t.addr+"/", time.Second) // warm up keep-alive pools
 	}
 	b.ResetTimer()
-	for round := range rounds {
+	for range nrounds {
 		for _, t := range targets {
 			var c0 int64
 			if t.pid != 0 {
@@ -216,7 +245,7 @@ func BenchmarkHTTPProxy(b *testing.B) {
 			if r.non2xx > 0 || r.sockErr > 0 {
 				b.Fatalf("%s: %d non-2xx, %d socket errors\n%s", t.name, r.non2xx, r.sockErr, r.raw)
 			}
-			b.Logf("round %d %-6s %8.0f req/s  p99 %v", round+1, t.name, r.rps, r.p99)
+			rounds[t.name] = append(rounds[t.name], fmt.Sprintf("%.0f", r.rps))
 			if r.rps > best[t.name].rps {
 				best[t.name] = r
 			}
@@ -228,7 +257,11 @@ func BenchmarkHTTPProxy(b *testing.B) {
 	b.ReportMetric(dr.rps, "direct-req/s")
 	b.ReportMetric(wr.rps/dr.rps, "warren/direct")
 	msg := fmt.Sprintf("best of %d rounds of wrk -t2 -c64 -d%v: direct %.0f req/s p99 %v; warren %.0f req/s p99 %v (%.2fx direct)",
-		rounds, d, dr.rps, dr.p99, wr.rps, wr.p99, wr.rps/dr.rps)
+		nrounds, d, dr.rps, dr.p99, wr.rps, wr.p99, wr.rps/dr.rps)
+	if hr, ok := best["httputil"]; ok {
+		b.ReportMetric(wr.rps/hr.rps, "warren/httputil")
+		msg += fmt.Sprintf("; net/http/httputil.ReverseProxy %.0f req/s p99 %v (warren %.2fx it)", hr.rps, hr.p99, wr.rps/hr.rps)
+	}
 	if nr, ok := best["nginx"]; ok {
 		b.ReportMetric(nr.rps, "nginx-req/s")
 		b.ReportMetric(wr.rps/nr.rps, "warren/nginx")
@@ -239,10 +272,14 @@ func BenchmarkHTTPProxy(b *testing.B) {
 	// req/s mostly measures how much of the CPU the proxy was given.
 	tick := 10 * time.Millisecond // USER_HZ = 100 on Linux
 	perReq := func(n string) time.Duration { return time.Duration(cpu[n] / reqs[n] * float64(tick)) }
-	msg += fmt.Sprintf("; CPU per request: warren %v", perReq("warren").Round(100*time.Nanosecond))
+	msg += fmt.Sprintf("; CPU per request: warren %v, httputil %v", perReq("warren").Round(100*time.Nanosecond), perReq("httputil").Round(100*time.Nanosecond))
 	if _, ok := best["nginx"]; ok {
 		msg += fmt.Sprintf(", nginx %v (nginx/warren CPU %.2fx)", perReq("nginx").Round(100*time.Nanosecond), float64(perReq("nginx"))/float64(perReq("warren")))
 		b.ReportMetric(float64(perReq("nginx"))/float64(perReq("warren")), "nginx-cpu/warren-cpu")
+	}
+	msg += "; req/s per round:"
+	for _, t := range targets {
+		msg += fmt.Sprintf(" %s %v", t.name, rounds[t.name])
 	}
 	b.Log(msg)
 }
