@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -570,5 +571,49 @@ func TestRecvContextCancel(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Slow takes longer than the inline budget, so the server's reader hands
+// reading over to a new goroutine while it runs.
+type Slow struct{ N int32 }
+
+func (s Slow) Handle(*service.Stream) any {
+	time.Sleep(300 * time.Microsecond)
+	return EchoReply{Num: s.N}
+}
+
+func init() { service.RegisterType(Slow{}) }
+
+func TestSlowHandlersHandOverReading(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	e := newEnv(t)
+	e.serve(service.ScopeOS, func(s *service.Server) error { return s.Publish("test", "echo", Slow{}, Echo{}) })
+	conn := e.dial(service.ScopeOS, "test", "echo")
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for g := range 40 {
+		wg.Go(func() {
+			st := conn.NewStream()
+			defer st.Close()
+			for i := range 25 {
+				n := int32(g*1000 + i)
+				var rep EchoReply
+				var msg any = Slow{N: n}
+				if i%2 == 1 {
+					msg = Echo{Num: n}
+				}
+				if err := st.SendRecvContext(ctx, msg, &rep); err != nil || rep.Num != n {
+					errs <- fmt.Errorf("stream %d call %d: %v, got %d", g, i, err, rep.Num)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

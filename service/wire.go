@@ -53,7 +53,7 @@ type wireConn struct {
 
 	rd         *codec.Reader // owned by the goroutine currently reading
 	readTok    chan struct{} // client: holding its token = being the reader
-	inline     atomic.Int32  // server: 0 reading, 1 running a handler inline, 2 reading handed over
+	inline     atomic.Uint64 // server: run number<<2 | inlineReading, inlineRunning or inlineStolen
 	stealTimer *time.Timer
 
 	smu     sync.Mutex
@@ -428,20 +428,32 @@ func (w *wireConn) readFor(ctx context.Context, st *Stream) error {
 // before reading moves to a new goroutine.
 const inlineBudget = 200 * time.Microsecond
 
+// States of wireConn.inline (low two bits; the rest numbers the run, so
+// that a goroutine whose run was stolen can never take reading back).
+const (
+	inlineReading = 0
+	inlineRunning = 1
+	inlineStolen  = 2
+)
+
 // runInline runs j on the reader goroutine; false means reading was handed
 // over meanwhile and the caller must stop reading.
 func (w *wireConn) runInline(j job) bool {
-	w.inline.Store(1)
+	run := (w.inline.Load()>>2 + 1) << 2 // only the reader writes a new run
+	w.inline.Store(run | inlineRunning)
 	w.stealTimer.Reset(inlineBudget)
 	w.svc.srv.run(j)
 	w.svc.srv.pool.giveBack()
 	w.stealTimer.Stop()
-	return w.inline.CompareAndSwap(1, 0)
+	return w.inline.CompareAndSwap(run|inlineRunning, run|inlineReading)
 }
 
-// steal runs when an inline handler exceeds its budget.
+// steal runs when an inline handler exceeds its budget (or, harmlessly, a
+// little early: a timer that fired for an earlier run). Exactly one of it
+// and the handler's runInline wins the compare-and-swap.
 func (w *wireConn) steal() {
-	if !w.inline.CompareAndSwap(1, 2) {
+	cur := w.inline.Load()
+	if cur&3 != inlineRunning || !w.inline.CompareAndSwap(cur, cur&^3|inlineStolen) {
 		return
 	}
 	w.uncorkNow()
@@ -453,7 +465,6 @@ func (w *wireConn) steal() {
 	w.wg.Add(1) // the stolen reader is still counted, so this is no Add-after-Wait
 	go func() {
 		defer w.wg.Done()
-		w.inline.Store(0)
 		w.readLoop()
 	}()
 }
