@@ -1,14 +1,11 @@
 package job
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"runtime"
 	"sort"
@@ -21,6 +18,7 @@ import (
 
 	"github.com/warren-mesh/warren/internal/logging"
 	"github.com/warren-mesh/warren/proc"
+	"github.com/warren-mesh/warren/service"
 )
 
 // Program is what an Interpreter runs: the shape of job/interp's Program.
@@ -188,16 +186,24 @@ func (h *GroupHost) Run(ctx context.Context) error {
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return fmt.Errorf("job: group %s: another host runs this group: %w", h.Name, err)
 	}
-	sock, err := sockPath(h.WorkDir, h.Name)
-	if err != nil {
+	if _, err := sockPath(h.WorkDir, h.Name); err != nil {
 		return err
 	}
-	os.Remove(sock) // stale: we hold the lock, so no live host owns it
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		return fmt.Errorf("job: group %s: listen: %w", h.Name, err)
+	if !currentHost.CompareAndSwap(nil, h) {
+		return fmt.Errorf("job: group %s: another group host runs in this process", h.Name)
 	}
-	os.Chmod(sock, 0o600)
+	defer currentHost.CompareAndSwap(h, nil)
+	srv := service.NewServer(service.WithScope(service.ScopeOS), service.WithSocketDir(runDir(h.WorkDir)),
+		service.WithLogger(h.Log), service.WithAllowedUIDs(uint32(os.Getuid()), 0))
+	if err := srv.Publish(hostPublisher, hostServiceName(h.Name), hostCall{}); err != nil {
+		return fmt.Errorf("job: group %s: publish: %w", h.Name, err)
+	}
+	srvCtx, srvCancel := context.WithCancel(context.Background())
+	srvDone := make(chan struct{})
+	go func() {
+		defer close(srvDone)
+		srv.Serve(srvCtx)
+	}()
 
 	if h.MaxProcs > 0 {
 		runtime.GOMAXPROCS(h.MaxProcs)
@@ -216,34 +222,22 @@ func (h *GroupHost) Run(ctx context.Context) error {
 	}
 	h.Log.Info("group host started", logging.KeyPID, os.Getpid())
 
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			h.wg.Add(1)
-			go func() {
-				defer h.wg.Done()
-				h.serve(c.(*net.UnixConn))
-			}()
-		}
-	}()
 	select {
 	case <-ctx.Done():
 	case <-h.shutdown:
 	}
 	h.Log.Info("group host stopping")
-	ln.Close()
-	os.Remove(sock)
 	h.stopAll()
 	h.mu.Lock()
 	for w := range h.watchers {
 		w.close()
 	}
 	h.mu.Unlock()
+	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	srv.Close(closeCtx)
+	cancel()
+	srvCancel()
+	<-srvDone
 	h.wg.Wait()
 	h.mu.Lock()
 	for _, j := range h.jobs {
@@ -291,48 +285,31 @@ func (h *GroupHost) stopAll() {
 	wg.Wait()
 }
 
-// peerAllowed accepts only our own user or root on the control socket
-// (the socket is 0600 too; this also covers a mode changed by hand).
-func peerAllowed(c *net.UnixConn) bool {
-	raw, err := c.SyscallConn()
-	if err != nil {
-		return false
-	}
-	var cred *unix.Ucred
-	var cerr error
-	raw.Control(func(fd uintptr) { cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) })
-	if cerr != nil || cred == nil {
-		return false
-	}
-	return cred.Uid == 0 || int(cred.Uid) == os.Getuid()
-}
+// currentHost is the group host of this process, for hostCall.Handle: the
+// service library hands a handler its message and stream, not the server.
+// A group host is a process of its own, so one slot is enough; Run refuses
+// a second host in the same process.
+var currentHost atomic.Pointer[GroupHost]
 
-func (h *GroupHost) serve(c *net.UnixConn) {
-	defer c.Close()
-	if !peerAllowed(c) {
-		writeMsg(c, response{Err: "job: group host: permission denied"})
-		return
-	}
-	br := bufio.NewReader(c)
-	var req request
-	if err := readMsg(br, &req); err != nil {
-		h.Log.Warn("bad control request", logging.KeyErr, err)
-		writeMsg(c, errResponse(err))
-		return
-	}
+// serveCall answers one hostCall. Peers were checked by the service
+// library (SO_PEERCRED: our own user or root).
+func (h *GroupHost) serveCall(s *service.Stream, req request) any {
 	switch req.Op {
 	case opWatch:
-		h.watch(c)
-		return
+		h.watch(s)
+		return nil
 	case opAttach:
-		h.attach(c, br, req.ID)
-		return
+		h.attach(s, req.ID)
+		return nil
 	}
 	resp := h.handle(req)
-	writeMsg(c, resp)
 	if req.Op == opShutdown && resp.Err == "" {
+		// Answer first: the server closes as the host shuts down.
+		s.Send(resp)
 		h.once.Do(func() { close(h.shutdown) })
+		return nil
 	}
+	return resp
 }
 
 func (h *GroupHost) handle(req request) response {
@@ -483,7 +460,7 @@ func (h *GroupHost) publish(st Status) {
 	h.mu.Unlock()
 }
 
-func (h *GroupHost) watch(c *net.UnixConn) {
+func (h *GroupHost) watch(s *service.Stream) {
 	w := &watcher{dirty: map[string]Status{}, notify: make(chan struct{}, 1), done: make(chan struct{})}
 	h.mu.Lock()
 	h.watchers[w] = struct{}{}
@@ -494,21 +471,13 @@ func (h *GroupHost) watch(c *net.UnixConn) {
 		h.mu.Unlock()
 	}()
 	// First message: the hello, then every job as it is now.
-	if err := writeMsg(c, h.handle(request{Op: opHello})); err != nil {
+	if err := s.Send(h.handle(request{Op: opHello})); err != nil {
 		return
 	}
 	for _, st := range h.list() {
 		w.push(st)
 	}
-	// Notice the peer going away even while nothing changes.
-	gone := make(chan struct{})
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		io.Copy(io.Discard, c)
-		close(gone)
-	}()
-	defer func() { c.Close(); <-gone }()
+	gone := s.Context().Done() // the Manager closed the stream or went away
 	for {
 		select {
 		case <-w.notify:
@@ -526,14 +495,12 @@ func (h *GroupHost) watch(c *net.UnixConn) {
 		clear(w.dirty)
 		w.mu.Unlock()
 		for i := range batch {
-			if err := writeMsg(c, response{Status: &batch[i]}); err != nil {
+			if err := s.Send(response{Status: &batch[i]}); err != nil {
 				return
 			}
 		}
 	}
 }
-
-var errStop = errors.New("stopped")
 
 // hjob is one job inside the host.
 type hjob struct {

@@ -248,19 +248,18 @@ func (m *Manager) AttachStreams(ctx context.Context, id string, stdin io.Reader,
 	if err != nil {
 		return -1, fmt.Errorf("job: attach %s: %w", id, err)
 	}
-	c, err := dialHost(ctx, m.sock(g))
+	conn, err := m.sock(g).dial(ctx)
 	if err != nil {
 		return -1, fmt.Errorf("job: attach %s: %w", id, err)
 	}
-	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	if err := writeMsg(c, request{Op: opAttach, ID: st.ID}); err != nil {
+	defer conn.Close()
+	s := conn.NewStream()
+	defer s.Close()
+	if err := s.SendContext(ctx, hostCall{Req: request{Op: opAttach, ID: st.ID}}); err != nil {
 		return -1, fmt.Errorf("job: attach %s: %w", id, err)
 	}
-	br := bufio.NewReaderSize(c, 64<<10)
 	var first response
-	if err := readMsg(br, &first); err != nil {
+	if err := s.RecvContext(ctx, &first); err != nil {
 		return -1, fmt.Errorf("job: attach %s: %w", id, err)
 	}
 	if err := first.error(); err != nil {
@@ -268,19 +267,42 @@ func (m *Manager) AttachStreams(ctx context.Context, id string, stdin io.Reader,
 	}
 	if stdin != nil {
 		go func() {
-			io.Copy(c, stdin)
-			c.CloseWrite()
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := stdin.Read(buf)
+				if n > 0 {
+					if s.SendContext(ctx, stdinChunk{Data: append([]byte(nil), buf[:n]...)}) != nil {
+						return
+					}
+				}
+				if err != nil {
+					s.SendContext(ctx, stdinChunk{EOF: true})
+					return
+				}
+			}
 		}()
 	} else {
-		c.CloseWrite()
+		s.SendContext(ctx, stdinChunk{EOF: true})
 	}
 	for {
-		var f attachFrame
-		if err := readMsg(br, &f); err != nil {
+		var v any
+		if err := s.RecvContext(ctx, &v); err != nil {
 			if ctx.Err() != nil {
 				return -1, fmt.Errorf("job: attach %s: %w", id, ctx.Err())
 			}
 			return -1, fmt.Errorf("job: attach %s: stream ended: %w", id, err)
+		}
+		var f attachFrame
+		switch x := v.(type) {
+		case attachFrame:
+			f = x
+		case response: // the host refused after the first frame
+			if err := x.error(); err != nil {
+				return -1, fmt.Errorf("job: attach %s: %w", id, err)
+			}
+			continue
+		default:
+			return -1, fmt.Errorf("job: attach %s: unexpected %T on the stream", id, v)
 		}
 		if len(f.Out) > 0 {
 			if _, err := stdout.Write(f.Out); err != nil {

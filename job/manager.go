@@ -1,7 +1,6 @@
 package job
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/warren-mesh/warren/internal/logging"
 	"github.com/warren-mesh/warren/proc"
+	"github.com/warren-mesh/warren/service"
 )
 
 // Manager is the daemon's side of the job model. It keeps job definitions
@@ -53,6 +53,7 @@ type Manager struct {
 	wg      sync.WaitGroup
 	saveMu  sync.Mutex
 	dirty   chan struct{}
+	client  *service.Client
 }
 
 // Lock order: Manager.mu, then mgroup fields (guarded by Manager.mu too);
@@ -144,6 +145,8 @@ func (m *Manager) Start(ctx context.Context) error {
 	m.groups = map[string]*mgroup{}
 	m.jobs = map[string]*mjob{}
 	m.dirty = make(chan struct{}, 1)
+	m.client = service.NewClient(service.WithScope(service.ScopeOS), service.WithSocketDir(runDir(m.WorkDir)),
+		service.WithLogger(m.log()))
 	m.ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	for _, js := range st.Jobs {
 		m.jobs[js.Status.ID] = &mjob{st: js.Status, want: js.Want}
@@ -321,7 +324,7 @@ func (m *Manager) startSupervisor(g *mgroup, fresh bool) {
 	}()
 }
 
-func (m *Manager) sock(g *mgroup) string { return sockPathRaw(m.WorkDir, g.name) }
+func (m *Manager) sock(g *mgroup) hostRef { return hostRef{c: m.client, group: g.name} }
 
 // supervise keeps g's host running: it adopts or spawns the host, resumes
 // its jobs, follows its status stream, and restarts it with backoff when it
@@ -608,20 +611,19 @@ func (m *Manager) resume(g *mgroup) error {
 
 // follow reads g's status stream into the job table until it breaks.
 func (m *Manager) follow(g *mgroup) error {
-	c, err := dialHost(g.ctx, m.sock(g))
+	conn, err := m.sock(g).dial(g.ctx)
 	if err != nil {
 		return err
 	}
-	stop := context.AfterFunc(g.ctx, func() { c.Close() })
-	defer stop()
-	defer c.Close()
-	if err := writeMsg(c, request{Op: opWatch}); err != nil {
+	defer conn.Close()
+	st := conn.NewStream()
+	defer st.Close()
+	if err := st.SendContext(g.ctx, hostCall{Req: request{Op: opWatch}}); err != nil {
 		return err
 	}
-	br := bufio.NewReaderSize(c, 64<<10)
 	for {
 		var resp response
-		if err := readMsg(br, &resp); err != nil {
+		if err := st.RecvContext(g.ctx, &resp); err != nil {
 			if errors.Is(err, io.EOF) || m.stopped(g) {
 				return nil
 			}
@@ -1066,11 +1068,6 @@ func (m *Manager) waitHostGone(ctx context.Context, g *mgroup) error {
 		}
 	}
 	return nil
-}
-
-func isConnErr(err error) bool {
-	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // Move moves a job to another group: it is stopped where it runs and

@@ -8,18 +8,20 @@ import (
 // Work dir layout (Manager.WorkDir):
 //
 //	state.json           groups and jobs (atomic writes)
-//	run/<group>.sock     a group host's control socket
+//	run/warren/group.<g>.sock  a group host's service {warren, group.<g>} (service library socket dir run/)
 //	run/<group>.lock     flock held by the group host (one host per group)
 //	logs/<job id>.log    a job's stdout and stderr, timestamped, rotated (.1, .2, ...)
 //	logs/group-<g>.log   a group host's own log
 
-func statePath(wd string) string          { return filepath.Join(wd, "state.json") }
-func runDir(wd string) string             { return filepath.Join(wd, "run") }
-func logDir(wd string) string             { return filepath.Join(wd, "logs") }
-func lockPath(wd, group string) string    { return filepath.Join(runDir(wd), group+".lock") }
-func jobLogPath(wd, id string) string     { return filepath.Join(logDir(wd), id+".log") }
-func groupLogPath(wd, g string) string    { return filepath.Join(logDir(wd), "group-"+g+".log") }
-func sockPathRaw(wd, group string) string { return filepath.Join(runDir(wd), group+".sock") }
+func statePath(wd string) string       { return filepath.Join(wd, "state.json") }
+func runDir(wd string) string          { return filepath.Join(wd, "run") }
+func logDir(wd string) string          { return filepath.Join(wd, "logs") }
+func lockPath(wd, group string) string { return filepath.Join(runDir(wd), group+".lock") }
+func jobLogPath(wd, id string) string  { return filepath.Join(logDir(wd), id+".log") }
+func groupLogPath(wd, g string) string { return filepath.Join(logDir(wd), "group-"+g+".log") }
+func sockPathRaw(wd, group string) string {
+	return filepath.Join(runDir(wd), hostPublisher, hostServiceName(group)+".sock")
+}
 
 // maxSockPath is the room in sockaddr_un.sun_path, less the terminating NUL.
 const maxSockPath = 107

@@ -1,26 +1,29 @@
 package job
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"time"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/warren-mesh/warren/service"
 )
 
-// The control channel between a Manager and a group host: one unix socket
-// per group in the work dir, newline-delimited JSON, one request per
-// connection. A watch or attach request turns its connection into a stream.
-// The socket outlives the Manager, which is what lets a restarted daemon
-// re-adopt running groups. JSON is used because the peer is always this same
-// binary (or its previous version during an update): the format must be
-// forgiving of added fields, and every line is bounded by maxLine.
+// The control channel between a Manager and a group host is a service of
+// the service library, {warren, group.<name>}, published by the host in OS
+// scope in the socket directory WorkDir/run. The socket outlives the
+// Manager, which is what lets a restarted daemon re-adopt running groups,
+// and the library's flock'd registration means a host killed with SIGKILL
+// never blocks its successor. The one known message is hostCall; a watch or
+// an attach call keeps its stream open for pushes (and, for attach, the
+// client's stdinChunks).
 
-const maxLine = 4 << 20
+const hostPublisher = "warren"
+
+func hostServiceName(group string) string { return "group." + group }
 
 // Operations of the control channel.
 const (
@@ -36,40 +39,111 @@ const (
 )
 
 type request struct {
-	Op     string  `json:"op"`
-	ID     string  `json:"id,omitempty"`
-	Spec   *Spec   `json:"spec,omitempty"`
-	Prev   *Status `json:"prev,omitempty"` // run: the status to resume from
-	Want   string  `json:"want,omitempty"` // run: "running" or "stopped"
-	Force  bool    `json:"force,omitempty"`
-	Resume bool    `json:"resume,omitempty"` // run: the group restarted; keep counters
+	Op     string
+	ID     string  `cbor:",omitempty"`
+	Spec   *Spec   `cbor:",omitempty"`
+	Prev   *Status `cbor:",omitempty"` // run: the status to resume from
+	Want   string  `cbor:",omitempty"` // run: "running" or "stopped"
+	Force  bool    `cbor:",omitempty"`
+	Resume bool    `cbor:",omitempty"`
 }
 
 type response struct {
-	Err    string   `json:"err,omitempty"`
-	Code   string   `json:"code,omitempty"`
-	Status *Status  `json:"status,omitempty"`
-	Jobs   []Status `json:"jobs,omitempty"`
-	Hello  *hello   `json:"hello,omitempty"`
+	Err    string   `cbor:",omitempty"`
+	Code   string   `cbor:",omitempty"`
+	Status *Status  `cbor:",omitempty"`
+	Jobs   []Status `cbor:",omitempty"`
+	Hello  *hello   `cbor:",omitempty"`
 }
 
 type hello struct {
-	Name     string `json:"name"`
-	PID      int    `json:"pid"`
-	RTPrio   int    `json:"rt_prio,omitempty"`
-	MaxProcs int    `json:"max_procs,omitempty"`
-	Note     string `json:"note,omitempty"` // e.g. why --rt could not be applied
+	Name     string
+	PID      int
+	RTPrio   int    `cbor:",omitempty"`
+	MaxProcs int    `cbor:",omitempty"`
+	Note     string `cbor:",omitempty"` // e.g. why --rt could not be applied
 	// What the host runs with, as it measured it.
-	GOMAXPROCS int  `json:"gomaxprocs,omitempty"`
-	Realtime   bool `json:"realtime,omitempty"` // SCHED_RR is in effect
+	GOMAXPROCS int  `cbor:",omitempty"`
+	Realtime   bool `cbor:",omitempty"` // SCHED_RR is in effect
 }
 
 // attachFrame is what a host sends on an attach stream.
 type attachFrame struct {
-	Out  []byte `json:"o,omitempty"`
-	Err  []byte `json:"e,omitempty"`
-	Exit *int   `json:"x,omitempty"`
-	Msg  string `json:"m,omitempty"` // the error that ended the run, if any
+	Out  []byte `cbor:",omitempty"`
+	Err  []byte `cbor:",omitempty"`
+	Exit *int   `cbor:",omitempty"`
+	Msg  string `cbor:",omitempty"` // the error that ended the run, if any
+}
+
+// stdinChunk is what an attached client sends: bytes for the job's stdin,
+// or EOF.
+type stdinChunk struct {
+	Data []byte `cbor:",omitempty"`
+	EOF  bool   `cbor:",omitempty"`
+}
+
+// hostCall is the known message of a group host's service.
+type hostCall struct{ Req request }
+
+// Handle runs on the host's worker pool.
+func (c hostCall) Handle(s *service.Stream) any {
+	h := currentHost.Load()
+	if h == nil {
+		return response{Err: "job: no group host in this process"}
+	}
+	return h.serveCall(s, c.Req)
+}
+
+// statusWire carries a Status's times with nanoseconds: the service codec
+// encodes time.Time as whole Unix seconds.
+type statusWire struct {
+	S                          statusNoMethods
+	Created, Started, Ended    int64 `cbor:",omitempty"`
+	CreatedZ, StartedZ, EndedZ bool  `cbor:",omitempty"`
+}
+
+type statusNoMethods Status
+
+func toNanos(t time.Time) (int64, bool) {
+	if t.IsZero() {
+		return 0, true
+	}
+	return t.UnixNano(), false
+}
+
+func fromNanos(n int64, zero bool) time.Time {
+	if zero {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// MarshalCBOR encodes s for the control channel, times to the nanosecond.
+func (s Status) MarshalCBOR() ([]byte, error) {
+	w := statusWire{S: statusNoMethods(s)}
+	w.Created, w.CreatedZ = toNanos(s.Created)
+	w.Started, w.StartedZ = toNanos(s.Started)
+	w.Ended, w.EndedZ = toNanos(s.Ended)
+	return cbor.Marshal(w)
+}
+
+// UnmarshalCBOR decodes what MarshalCBOR encoded.
+func (s *Status) UnmarshalCBOR(b []byte) error {
+	var w statusWire
+	if err := cbor.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*s = Status(w.S)
+	s.Created = fromNanos(w.Created, w.CreatedZ)
+	s.Started = fromNanos(w.Started, w.StartedZ)
+	s.Ended = fromNanos(w.Ended, w.EndedZ)
+	return nil
+}
+
+func init() {
+	// Init-time registry of the service library: the types that cross
+	// the host's socket.
+	service.RegisterType(hostCall{}, response{}, attachFrame{}, stdinChunk{})
 }
 
 const (
@@ -84,6 +158,7 @@ var codes = map[string]error{
 	"bad_spec":     ErrBadSpec,
 	"no_interp":    ErrNoInterp,
 	"group_failed": ErrGroupFailed,
+	"group_busy":   ErrGroupBusy,
 }
 
 func errResponse(err error) response {
@@ -113,83 +188,39 @@ func (r response) error() error {
 	return &remoteError{msg: r.Err, err: codes[r.Code]}
 }
 
-// readMsg reads one line and decodes it into v.
-func readMsg(br *bufio.Reader, v any) error {
-	line, err := readLine(br)
+// hostRef names a group host's service for a Manager's client.
+type hostRef struct {
+	c     *service.Client
+	group string
+}
+
+// dial connects to the host's service (one attempt: the Manager's own
+// loops decide when to retry).
+func (r hostRef) dial(ctx context.Context) (*service.Conn, error) {
+	return r.c.Discover(ctx, hostPublisher, hostServiceName(r.group))
+}
+
+// call sends one request and waits for its response.
+func call(ctx context.Context, r hostRef, req request) (response, error) {
+	conn, err := r.dial(ctx)
 	if err != nil {
-		return err
+		return response{}, fmt.Errorf("group %s: %w", r.group, err)
 	}
-	return decodeMsg(line, v)
-}
-
-func readLine(br *bufio.Reader) ([]byte, error) {
-	var buf []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		buf = append(buf, chunk...)
-		if len(buf) > maxLine {
-			return nil, fmt.Errorf("job: control message over %d bytes", maxLine)
-		}
-		if err == nil {
-			return buf, nil
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		if err == io.EOF && len(buf) > 0 {
-			return nil, io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-}
-
-// decodeMsg decodes one control message; it is the decoder of outside
-// bytes that FuzzDecodeMsg exercises.
-func decodeMsg(line []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(line))
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("job: bad control message: %w", err)
-	}
-	return nil
-}
-
-func writeMsg(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
-}
-
-// dialHost connects to a group host's control socket.
-func dialHost(ctx context.Context, sock string) (*net.UnixConn, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", sock)
-	if err != nil {
-		return nil, err
-	}
-	return c.(*net.UnixConn), nil
-}
-
-// call sends one request and reads one response.
-func call(ctx context.Context, sock string, req request) (response, error) {
-	c, err := dialHost(ctx, sock)
-	if err != nil {
-		return response{}, err
-	}
-	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	if err := writeMsg(c, req); err != nil {
-		return response{}, err
-	}
+	defer conn.Close()
 	var resp response
-	if err := readMsg(bufio.NewReader(c), &resp); err != nil {
-		if ctx.Err() != nil {
-			return response{}, ctx.Err()
-		}
-		return response{}, err
+	if err := conn.SendRecv(ctx, hostCall{Req: req}, &resp); err != nil {
+		return response{}, fmt.Errorf("group %s: %w", r.group, err)
 	}
 	return resp, resp.error()
+}
+
+// isConnErr says whether err means the host is gone rather than that it
+// refused the request.
+func isConnErr(err error) bool {
+	var re *remoteError
+	if errors.As(err, &re) {
+		return false
+	}
+	return errors.Is(err, service.ErrNotFound) || errors.Is(err, service.ErrClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
