@@ -52,6 +52,7 @@ type tcpPool struct {
 	backends []*backend.Backend
 	cands    []balance.Candidate
 	sel      balance.Selector
+	idle     time.Duration // conn_idle_timeout (read here, not from route.cfg, which Reload changes)
 }
 
 // swap is a prepared change of a route's backends (Reload step 1).
@@ -105,7 +106,7 @@ func (e *Engine) newRoute(port string, rc config.Route, trusted []string) (*rout
 			Log:               e.log.With(logging.KeyRoute, port),
 		}, r.httpPool(rc, r.targets, sel))
 	case config.ProtocolTCP:
-		r.tcpPool.Store(newTCPPool(r.backends, sel))
+		r.tcpPool.Store(newTCPPool(r.backends, sel, rc.ConnIdleTimeout.Std()))
 	case config.ProtocolStdio:
 		r.stdio = e.stdioServer(port, rc, trusted, r.backends)
 	default:
@@ -115,8 +116,8 @@ func (e *Engine) newRoute(port string, rc config.Route, trusted []string) (*rout
 	return r, nil
 }
 
-func newTCPPool(bs []*backend.Backend, sel balance.Selector) *tcpPool {
-	p := &tcpPool{backends: bs, sel: sel, cands: make([]balance.Candidate, len(bs))}
+func newTCPPool(bs []*backend.Backend, sel balance.Selector, idle time.Duration) *tcpPool {
+	p := &tcpPool{backends: bs, sel: sel, idle: idle, cands: make([]balance.Candidate, len(bs))}
 	for i, b := range bs {
 		p.cands[i] = b
 	}
@@ -308,7 +309,7 @@ func (r *route) commitSwap(e *Engine) {
 		}
 		r.targets = s.targets
 	} else {
-		r.tcpPool.Store(newTCPPool(s.backends, s.sel))
+		r.tcpPool.Store(newTCPPool(s.backends, s.sel, s.cfg.ConnIdleTimeout.Std()))
 	}
 	r.backends, r.sel, r.cfg = s.backends, s.sel, s.cfg
 	r.warm(s.created)
@@ -488,7 +489,7 @@ func (r *route) handleTCP(c net.Conn) {
 		return
 	}
 	defer b.Release()
-	p := tcpproxy.Piper{IdleTimeout: r.cfg.ConnIdleTimeout.Std()}
+	p := tcpproxy.Piper{IdleTimeout: pool.idle}
 	err := p.Pipe(r.connCtx, c, func(context.Context) (net.Conn, error) { return up, nil })
 	if obs != nil {
 		code := 200
