@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,11 +106,42 @@ func normalize(s string) string {
 	return strings.Join(lines, "\n")
 }
 
+// runnerBinary builds internal/interprun (package interp behind the same
+// command line as warren exec) once, without -race: Yaegi trips the race
+// detector when scripts start goroutines. It depends on package interp
+// only, so the corpus runs whatever state the rest of warren is in.
+func runnerBinary(t *testing.T) string {
+	t.Helper()
+	runnerOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "interprun-")
+		if err != nil {
+			runnerErr = err
+			return
+		}
+		runnerPath = filepath.Join(dir, "interprun")
+		cmd := exec.Command("go", "build", "-o", runnerPath, "./job/interp/internal/interprun")
+		cmd.Dir = testutil.RepoRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			runnerErr = fmt.Errorf("go build interprun: %v\n%s", err, out)
+		}
+	})
+	if runnerErr != nil {
+		t.Fatal(runnerErr)
+	}
+	return runnerPath
+}
+
+var (
+	runnerOnce sync.Once
+	runnerPath string
+	runnerErr  error
+)
+
 // TestCorpus runs every corpus program interpreted and compiled and
-// compares both with the golden output. The interpreted side runs in a
-// child `warren exec --mode interpreted` built without -race (Yaegi trips
-// the race detector when scripts start goroutines). A program listed in
-// EXCEPTIONS must fail interpreted, and no other may: the list stays exact.
+// compares both with the golden output, in a child process built without
+// -race (runnerBinary). A program listed in EXCEPTIONS must fail
+// interpreted, and no other may: the list stays exact.
 func TestCorpus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("corpus: builds ~100 programs")
@@ -125,7 +157,7 @@ func TestCorpus(t *testing.T) {
 			t.Errorf("exception %s is not listed in README.md", name)
 		}
 	}
-	bin := testutil.WarrenBinary(t)
+	bin := runnerBinary(t)
 	cache := t.TempDir()
 	sem := make(chan struct{}, max(2, runtime.NumCPU()))
 	var mu sync.Mutex
@@ -142,7 +174,7 @@ func TestCorpus(t *testing.T) {
 				run := func(mode string) (string, string, error) {
 					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 					defer cancel()
-					cmd := exec.CommandContext(ctx, bin, "exec", "--mode", mode, "--build-cache", cache, p.path)
+					cmd := exec.CommandContext(ctx, bin, "-mode", mode, "-build-cache", cache, p.path)
 					cmd.Dir = filepath.Dir(p.path)
 					var out, errb bytes.Buffer
 					cmd.Stdout, cmd.Stderr = &out, &errb

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/warren-mesh/warren/job/interp/lower"
+	"github.com/warren-mesh/warren/job/interp/servicesyms"
 	"github.com/warren-mesh/warren/job/interp/stdlib"
 )
 
@@ -129,7 +130,7 @@ func WithSymbols(s map[string]map[string]reflect.Value) Option {
 
 // defaultLowerer caches the type information of imported packages, which
 // is immutable once built, for every Run that does not bring its own.
-var defaultLowerer = lower.NewLowerer(stdlib.Symbols)
+var defaultLowerer = lower.NewLowerer(stdlib.Symbols, servicesyms.Symbols)
 
 // WithLowerer makes Run use l (and its import cache) for the lowering pass.
 func WithLowerer(l *lower.Lowerer) Option { return func(o *options) { o.lowerer = l } }

@@ -58,6 +58,16 @@ func TestInterpretedSeesItsOwnWorld(t *testing.T) {
 	}
 }
 
+// TestInterpretedImportsService: warren's service library is importable.
+func TestInterpretedImportsService(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	var out bytes.Buffer
+	res, err := interp.Run(context.Background(), interp.Program{Path: prog("service.go"), Stdout: &out}, interp.Interpreted)
+	if err != nil || res.ExitCode != 0 || out.String() != "true true\n" {
+		t.Fatalf("Run = %+v, %v, %q", res, err, out.String())
+	}
+}
+
 // TestInterpretedExit: os.Exit(3) ends the program only, with code 3, and
 // runs none of its deferred calls.
 func TestInterpretedExit(t *testing.T) {

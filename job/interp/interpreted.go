@@ -22,6 +22,7 @@ import (
 
 	"github.com/warren-mesh/warren/job/interp/lower"
 	"github.com/warren-mesh/warren/job/interp/rt"
+	"github.com/warren-mesh/warren/job/interp/servicesyms"
 	"github.com/warren-mesh/warren/job/interp/stdlib"
 )
 
@@ -100,6 +101,9 @@ func runInterpreted(ctx context.Context, p Program, o *options) (res Result, err
 	})
 	if err := useSymbols(it, stdlib.Symbols); err != nil {
 		return res, fmt.Errorf("interp: load stdlib: %w", err)
+	}
+	if err := useSymbols(it, servicesyms.Symbols); err != nil {
+		return res, fmt.Errorf("interp: load service symbols: %w", err)
 	}
 	for _, s := range o.symbols {
 		if err := useSymbols(it, s); err != nil {
