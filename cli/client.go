@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -69,8 +70,27 @@ type rpcStream interface {
 
 func (d *daemonConn) Close() error { return d.rpc.Close() }
 
+// Call timeouts: a daemon that accepted the connection but does not answer
+// (stopped, wedged) must not hang the CLI. Queries answer at once; job
+// operations may wait for a stop grace period or a group to start.
+const (
+	queryTimeout = 5 * time.Second
+	opTimeout    = 2 * time.Minute
+)
+
 func (d *daemonConn) call(ctx context.Context, req, reply any) error {
-	return d.rpc.call(ctx, req, reply)
+	timeout := opTimeout
+	switch req.(type) {
+	case api.InfoReq, api.PsReq, api.JobListSaveReq:
+		timeout = queryTimeout
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := d.rpc.call(cctx, req, reply)
+	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("the warren daemon for work dir %s did not answer within %v", d.workDir, timeout)
+	}
+	return err
 }
 
 // runInteractive runs a job with its stdin and stdout attached: stdin is

@@ -13,7 +13,7 @@ import (
 // a daemon holds the work dir but has not published yet (it is starting).
 // With no daemon holding the work dir the CLI fails at once. Either way a
 // command with no daemon fails well within 2 s.
-const startupWait = 1500 * time.Millisecond
+const startupWait = 1200 * time.Millisecond
 
 // newServiceClient returns a service client that sees the OS-scope services
 // of one work dir (its private socket directory).
@@ -36,7 +36,7 @@ func dialDaemon(ctx context.Context, workdirFlag string) (*daemonConn, error) {
 	if _, held, err := daemon.ReadLockPID(wd); err == nil && held {
 		wait = startupWait
 	}
-	dctx, cancel := context.WithTimeout(ctx, startupWait+500*time.Millisecond)
+	dctx, cancel := context.WithTimeout(ctx, startupWait+300*time.Millisecond)
 	defer cancel()
 	conn, err := newServiceClient(wd, wait).Discover(dctx, api.Publisher, api.Service)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -159,4 +160,20 @@ func TestSystemdNotify(t *testing.T) {
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "notify=[]" {
 		t.Fatalf("job environment: %v", r)
 	}
+}
+
+// A daemon that holds its work dir but does not answer (here: stopped with
+// SIGSTOP) makes commands fail with a clear message instead of hanging.
+func TestUnresponsiveDaemon(t *testing.T) {
+	n := newNode(t)
+	n.start()
+	if err := syscall.Kill(n.pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	r := n.run("info")
+	syscall.Kill(n.pid(), syscall.SIGCONT)
+	if r.code != 1 || !strings.Contains(r.stderr, "did not answer") {
+		t.Fatalf("info of a stopped daemon: %v", r)
+	}
+	n.must("info")
 }
