@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -231,7 +232,7 @@ func (r *route) backendList() []*backend.Backend { return r.backends }
 // connections, state); the rest are created fresh.
 func (r *route) prepareSwap(nr config.Route, rd config.RouteDiff) error {
 	keep := map[string]bool{}
-	if !rd.Settings {
+	if !backendSettingsChanged(r.cfg, nr) {
 		for _, n := range rd.Unchanged {
 			keep[n] = true
 		}
@@ -274,6 +275,15 @@ func (r *route) prepareSwap(nr config.Route, rd config.RouteDiff) error {
 	}
 	r.pending = s
 	return nil
+}
+
+// backendSettingsChanged: route settings a backend is built with. Others
+// (policy, CORS, body and request limits) change without a restart.
+func backendSettingsChanged(o, n config.Route) bool {
+	return o.StartTimeout != n.StartTimeout || o.IdleTimeout != n.IdleTimeout ||
+		o.StopGrace != n.StopGrace || o.MaxPending != n.MaxPending ||
+		o.Protocol != n.Protocol || !reflect.DeepEqual(o.Readiness, n.Readiness) ||
+		!reflect.DeepEqual(o.Restart, n.Restart)
 }
 
 func containsBackend(bs []*backend.Backend, b *backend.Backend) bool {
