@@ -263,37 +263,56 @@ func (p *Process) Stop(ctx context.Context) error {
 	}
 }
 
-// wait is the process's owner goroutine: it waits for the leader to exit
-// without reaping it, clears the rest of the group, then reaps.
+// wait is the process's owner goroutine: it waits for the leader to exit,
+// reaps it, then clears whatever is left of its process group.
+//
+// Reaping the leader first is safe: the kernel keeps the number pid
+// allocated while any process is still in group pid, so the group cannot be
+// confused with a new one while members remain; once they are gone the
+// number is only reused after the PID space wraps. It also makes the common
+// case cheap: when kill(-pid, 0) finds no member, no /proc scan is needed
+// (the scan dominated short-lived children such as stdio workers).
 func (p *Process) wait() {
 	defer close(p.done)
 	defer unregister(p.pid)
 
 	waitExitNoReap(p.pid)
-	if members := GroupMembers(p.pid, p.pid); len(members) > 0 {
-		p.mu.Lock()
-		stopAt := p.stopAt
-		p.mu.Unlock()
-		if stopAt.IsZero() {
-			// The leader ended on its own and left members behind.
-			_ = syscall.Kill(-p.pid, syscall.SIGTERM)
-			stopAt = time.Now()
-		}
-		deadline := stopAt.Add(p.grace)
-		for wait := time.Millisecond; len(GroupMembers(p.pid, p.pid)) > 0; {
-			if time.Now().After(deadline) {
-				_ = syscall.Kill(-p.pid, syscall.SIGKILL)
-				deadline = time.Now().Add(time.Hour) // SIGKILL once
-			}
-			time.Sleep(wait)
-			if wait < 20*time.Millisecond {
-				wait *= 2
-			}
-		}
-	}
 	err := p.cmd.Wait()
+	if syscall.Kill(-p.pid, 0) == nil {
+		p.sweepGroup()
+	}
 	p.err = err
 	p.exitCode = exitCode(p.cmd.ProcessState)
+}
+
+// sweepGroup terminates the members a leader left behind: SIGTERM if the
+// leader ended on its own, SIGKILL once the grace period since the first
+// SIGTERM has passed, until no live member remains. Zombies do not count:
+// their parent reaps them (the Reaper does, when this process is their
+// subreaper).
+func (p *Process) sweepGroup() {
+	if len(GroupMembers(p.pid, 0)) == 0 {
+		return
+	}
+	p.mu.Lock()
+	stopAt := p.stopAt
+	p.mu.Unlock()
+	if stopAt.IsZero() {
+		// The leader ended on its own and left members behind.
+		_ = syscall.Kill(-p.pid, syscall.SIGTERM)
+		stopAt = time.Now()
+	}
+	deadline := stopAt.Add(p.grace)
+	for wait := time.Millisecond; len(GroupMembers(p.pid, 0)) > 0; {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+			deadline = time.Now().Add(time.Hour) // SIGKILL once
+		}
+		time.Sleep(wait)
+		if wait < 20*time.Millisecond {
+			wait *= 2
+		}
+	}
 }
 
 // waitExitNoReap blocks until pid has exited, leaving it a zombie.
