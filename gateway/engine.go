@@ -332,6 +332,9 @@ func (e *Engine) Reload(cfg config.Config) error {
 			if r != nil {
 				r.close(ctx)
 			}
+			// Not running: leave it out of the config in effect, so that
+			// the next reload sees it as new and tries again.
+			delete(n.Routes, c.port)
 			continue
 		}
 		e.routes[c.port] = r
