@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"reflect"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,7 @@ type wireConn struct {
 
 	rd         *codec.Reader // owned by the goroutine currently reading
 	readTok    chan struct{} // client: holding its token = being the reader
+	waiting    atomic.Int32  // client: goroutines waiting in recv
 	inline     atomic.Uint64 // server: run number<<2 | inlineReading, inlineRunning or inlineStolen
 	stealTimer *time.Timer
 
@@ -198,6 +200,17 @@ func (w *wireConn) writeFrame(ctx context.Context, id uint32, kind codec.Kind, t
 		w.wmu.Unlock()
 		return nil
 	}
+	if w.waiting.Load() > 0 && w.pend.Len() < 64<<10 {
+		// Other calls are in flight, so more frames are coming: let the
+		// writer goroutine send them together.
+		w.flushing = true
+		w.wmu.Unlock()
+		select {
+		case w.wakeW <- struct{}{}:
+		default:
+		}
+		return nil
+	}
 	// Become the flusher: write inline, hand the rest to the writer.
 	w.flushing = true
 	buf := w.pend
@@ -243,6 +256,9 @@ func (w *wireConn) writeLoop() {
 		case <-w.closed:
 			return
 		}
+		// Let the goroutines that are about to send (woken by the same
+		// batch of replies) add their frames first.
+		runtime.Gosched()
 		w.wmu.Lock()
 		for w.pend.Len() > 0 && w.werr == nil {
 			buf := w.pend
@@ -344,6 +360,8 @@ func (w *wireConn) readFailed(err error) {
 // ends during the read interrupts it with a read deadline; the frame
 // reader resumes where it was.
 func (w *wireConn) recv(ctx context.Context, st *Stream) (item, error) {
+	w.waiting.Add(1)
+	defer w.waiting.Add(-1)
 	for {
 		if it, ok, err := st.in.tryPop(); ok || err != nil {
 			return it, err
