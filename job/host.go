@@ -58,6 +58,7 @@ const (
 // in the work dir. It keeps running when the Manager goes away.
 type GroupHost struct {
 	WorkDir, Name    string
+	SocketDir        string // service socket dir of the control service; "" = WorkDir/run
 	RTPrio, MaxProcs int
 	Interp           Interpreter // nil: Go programs fail with ErrNoInterp
 	Log              *slog.Logger
@@ -91,6 +92,7 @@ func GroupMainWith(ctx context.Context, args []string, in Interpreter, stderr io
 	h := &GroupHost{Interp: in}
 	fs.StringVar(&h.WorkDir, "workdir", "", "job work dir")
 	fs.StringVar(&h.Name, "name", "", "group name")
+	fs.StringVar(&h.SocketDir, "socket-dir", "", "service socket dir (default WORKDIR/run)")
 	fs.IntVar(&h.RTPrio, "rt", 0, "SCHED_RR priority (1-99)")
 	fs.IntVar(&h.MaxProcs, "maxprocs", 0, "GOMAXPROCS")
 	fs.DurationVar(&h.Backoff.Base, "backoff-base", 0, "restart backoff base")
@@ -129,6 +131,9 @@ func (h *GroupHost) grace() time.Duration {
 func (h *GroupHost) args() []string {
 	a := []string{"--workdir", h.WorkDir, "--name", h.Name}
 	add := func(k, v string) { a = append(a, k, v) }
+	if h.SocketDir != "" {
+		add("--socket-dir", h.SocketDir)
+	}
 	if h.RTPrio > 0 {
 		add("--rt", strconv.Itoa(h.RTPrio))
 	}
@@ -186,14 +191,18 @@ func (h *GroupHost) Run(ctx context.Context) error {
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return fmt.Errorf("job: group %s: another host runs this group: %w", h.Name, err)
 	}
-	if _, err := sockPath(h.WorkDir, h.Name); err != nil {
+	sockDir := h.SocketDir
+	if sockDir == "" {
+		sockDir = runDir(h.WorkDir)
+	}
+	if _, err := sockPath(sockDir, h.Name); err != nil {
 		return err
 	}
 	if !currentHost.CompareAndSwap(nil, h) {
 		return fmt.Errorf("job: group %s: another group host runs in this process", h.Name)
 	}
 	defer currentHost.CompareAndSwap(h, nil)
-	srv := service.NewServer(service.WithScope(service.ScopeOS), service.WithSocketDir(runDir(h.WorkDir)),
+	srv := service.NewServer(service.WithScope(service.ScopeOS), service.WithSocketDir(sockDir),
 		service.WithLogger(h.Log), service.WithAllowedUIDs(uint32(os.Getuid()), 0))
 	if err := srv.Publish(hostPublisher, hostServiceName(h.Name), hostCall{}); err != nil {
 		return fmt.Errorf("job: group %s: publish: %w", h.Name, err)

@@ -27,11 +27,15 @@ import (
 // Fields are read by Start and must not change afterwards. Methods are safe
 // for concurrent use.
 type Manager struct {
-	WorkDir  string       // state, sockets and logs (required)
-	Exe      string       // binary that hosts groups (required): the daemon's own
-	ExeArgs  []string     // arguments put before "__group" (tests re-executing themselves)
-	GroupEnv []string     // environment of group hosts; nil = this process's
-	Log      *slog.Logger // nil = discard
+	WorkDir string // state, sockets and logs (required)
+	// SocketDir is the service-library socket dir where group hosts
+	// publish {warren, group.<name>} ("" = WorkDir/run). The daemon passes
+	// its own, so that `warren list` shows the groups.
+	SocketDir string
+	Exe       string       // binary that hosts groups (required): the daemon's own
+	ExeArgs   []string     // arguments put before "__group" (tests re-executing themselves)
+	GroupEnv  []string     // environment of group hosts; nil = this process's
+	Log       *slog.Logger // nil = discard
 	// Backoff is used for job restarts (inside the hosts) and for restarts
 	// of a group host that died.
 	Backoff proc.Backoff
@@ -114,6 +118,13 @@ func (m *Manager) log() *slog.Logger {
 	return m.Log
 }
 
+func (m *Manager) sockDir() string {
+	if m.SocketDir != "" {
+		return m.SocketDir
+	}
+	return runDir(m.WorkDir)
+}
+
 func (m *Manager) quarantineAfter() int {
 	if m.QuarantineAfter <= 0 {
 		return DefaultQuarantineAfter
@@ -145,7 +156,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	m.groups = map[string]*mgroup{}
 	m.jobs = map[string]*mjob{}
 	m.dirty = make(chan struct{}, 1)
-	m.client = service.NewClient(service.WithScope(service.ScopeOS), service.WithSocketDir(runDir(m.WorkDir)),
+	m.client = service.NewClient(service.WithScope(service.ScopeOS), service.WithSocketDir(m.sockDir()),
 		service.WithLogger(m.log()))
 	m.ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	for _, js := range st.Jobs {
@@ -254,7 +265,7 @@ func (m *Manager) ensureGroup(ctx context.Context, name string, rt, mp int) (*mg
 		}
 		g := m.groups[name]
 		if g == nil {
-			if _, err := sockPath(m.WorkDir, name); err != nil {
+			if _, err := sockPath(m.sockDir(), name); err != nil {
 				m.mu.Unlock()
 				return nil, fmt.Errorf("%w: %w", err, ErrBadSpec)
 			}
@@ -534,7 +545,7 @@ func (m *Manager) greet(ctx context.Context, g *mgroup, timeout time.Duration) (
 // spawn starts a group host and waits until it answers.
 func (m *Manager) spawn(g *mgroup) (hello, error) {
 	m.mu.Lock()
-	host := &GroupHost{WorkDir: m.WorkDir, Name: g.name, RTPrio: g.rtPrio, MaxProcs: g.maxProcs,
+	host := &GroupHost{WorkDir: m.WorkDir, SocketDir: m.SocketDir, Name: g.name, RTPrio: g.rtPrio, MaxProcs: g.maxProcs,
 		Backoff: m.Backoff, QuarantineAfter: m.QuarantineAfter, Grace: m.Grace}
 	m.mu.Unlock()
 	args := append(append(append([]string(nil), m.ExeArgs...), "__group"), host.args()...)

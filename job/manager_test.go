@@ -14,6 +14,7 @@ import (
 
 	"github.com/warren-mesh/warren/internal/testutil"
 	"github.com/warren-mesh/warren/proc"
+	"github.com/warren-mesh/warren/service"
 )
 
 var bg = context.Background()
@@ -805,5 +806,36 @@ func TestInterpretedStopAbandonsStuckProgram(t *testing.T) {
 	got := waitState(t, m, st.ID, StateStopped)
 	if got.ExitCode != -1 {
 		t.Fatalf("%+v", got)
+	}
+}
+
+func TestGroupServiceInSharedSocketDir(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	e := newEnv(t)
+	m := e.manager()
+	m.SocketDir = e.wd + "/sock"
+	if err := m.Start(bg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.shutdown(m) })
+	st, err := m.Run(bg, Spec{Path: e.script("s.sh", "SLEEP"), Group: "svc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, m, st.ID, StateRunning)
+	// Any client of that socket dir sees the group's control service.
+	c := service.NewClient(service.WithScope(service.ScopeOS), service.WithSocketDir(m.SocketDir))
+	infos, err := c.List(bg, "*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, in := range infos {
+		if in.Publisher == "warren" && in.Service == "group.svc" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("services %+v", infos)
 	}
 }

@@ -19,17 +19,19 @@ func logDir(wd string) string          { return filepath.Join(wd, "logs") }
 func lockPath(wd, group string) string { return filepath.Join(runDir(wd), group+".lock") }
 func jobLogPath(wd, id string) string  { return filepath.Join(logDir(wd), id+".log") }
 func groupLogPath(wd, g string) string { return filepath.Join(logDir(wd), "group-"+g+".log") }
-func sockPathRaw(wd, group string) string {
-	return filepath.Join(runDir(wd), hostPublisher, hostServiceName(group)+".sock")
+func sockPathRaw(sockDir, group string) string {
+	return filepath.Join(sockDir, hostPublisher, hostServiceName(group)+".sock")
 }
 
 // maxSockPath is the room in sockaddr_un.sun_path, less the terminating NUL.
 const maxSockPath = 107
 
-func sockPath(wd, group string) (string, error) {
-	p := sockPathRaw(wd, group)
+// sockPath is where the service library puts a group host's socket in
+// sockDir; it must fit in a sockaddr_un.
+func sockPath(sockDir, group string) (string, error) {
+	p := sockPathRaw(sockDir, group)
 	if len(p) > maxSockPath {
-		return "", fmt.Errorf("job: group %q: socket path %s is longer than %d bytes; use a shorter work dir or group name", group, p, maxSockPath)
+		return "", fmt.Errorf("job: group %q: socket path %s is longer than %d bytes; use a shorter work dir, socket dir or group name", group, p, maxSockPath)
 	}
 	return p, nil
 }
