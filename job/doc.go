@@ -9,8 +9,10 @@
 // process, a GroupHost: the daemon's own binary started as `warren __group`
 // (GroupMain), in a session of its own and without a death signal, so that
 // groups and their jobs keep running when the daemon is killed or updated.
-// A host serves a unix socket in WorkDir/run; a restarted daemon's Manager
-// finds the socket, greets the host and re-adopts it with its PID unchanged.
+// A host publishes its control service {warren, group.<name>} in OS scope
+// with the service library (socket dir Manager.SocketDir, by default
+// WorkDir/run); a restarted daemon's Manager discovers it, greets the host
+// and re-adopts it with its PID unchanged.
 //
 // Inside a host, Go programs run through an Interpreter (package job/interp),
 // each as goroutines of the host, and executables run through package proc:
