@@ -13,6 +13,7 @@ import (
 
 	"github.com/warren-mesh/warren/gateway/balance"
 	"github.com/warren-mesh/warren/internal/logging"
+	"github.com/warren-mesh/warren/proc"
 )
 
 // State is where a backend is in its life.
@@ -103,7 +104,7 @@ type Config struct {
 	// MaxRetries: consecutive failed starts after which the backend stays
 	// failed until Kill (or a reload). 0 = unlimited.
 	MaxRetries   int
-	LogLines     int           // captured output lines kept (default 1000)
+	LogBytes     int           // captured output kept, in bytes (default 256 KiB)
 	MaxFails     int           // passive health: failures that take it out (default 3)
 	FailWindow   time.Duration // passive health: failures counted within (default 10s)
 	FailCooldown time.Duration // passive health: time out of rotation (default 5s)
@@ -139,7 +140,7 @@ type attempt struct {
 type Backend struct {
 	cfg  Config
 	log  *slog.Logger
-	logs *LogRing
+	logs *proc.LogRing
 
 	passive balance.Passive
 
@@ -194,8 +195,8 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.Restart == "" {
 		cfg.Restart = RestartOnDemand
 	}
-	if cfg.LogLines <= 0 {
-		cfg.LogLines = 1000
+	if cfg.LogBytes <= 0 {
+		cfg.LogBytes = 256 << 10
 	}
 	if cfg.Check == nil {
 		addr := cfg.Addr
@@ -209,7 +210,7 @@ func New(cfg Config) (*Backend, error) {
 	b := &Backend{
 		cfg:     cfg,
 		log:     log.With(logging.KeyBackend, cfg.Name),
-		logs:    NewLogRing(cfg.LogLines),
+		logs:    proc.NewLogRing(cfg.LogBytes),
 		changed: make(chan struct{}),
 		killCh:  make(chan struct{}, 1),
 		since:   time.Now(),
@@ -271,7 +272,7 @@ func (b *Backend) Available() bool {
 }
 
 // Logs returns the captured output, oldest line first.
-func (b *Backend) Logs() []string { return b.logs.Lines() }
+func (b *Backend) Logs() []string { return b.logs.Lines(0) }
 
 // LogWriter is where the process's stdout and stderr go.
 func (b *Backend) LogWriter() io.Writer { return b.logs }

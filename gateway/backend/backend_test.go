@@ -407,37 +407,6 @@ func TestFixedAddress(t *testing.T) {
 	}
 }
 
-func TestLogRing(t *testing.T) {
-	tests := []struct {
-		name   string
-		n      int
-		writes []string
-		want   []string
-	}{
-		{"empty", 3, nil, nil},
-		{"lines", 3, []string{"a\nb\n"}, []string{"a", "b"}},
-		{"wraps", 2, []string{"a\nb\nc\n"}, []string{"b", "c"}},
-		{"partial", 3, []string{"a\nb", "c\nd"}, []string{"a", "bc", "d"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := NewLogRing(tt.n)
-			for _, w := range tt.writes {
-				r.Write([]byte(w))
-			}
-			if got := r.Lines(); fmt.Sprint(got) != fmt.Sprint(tt.want) {
-				t.Fatalf("got %q, want %q", got, tt.want)
-			}
-		})
-	}
-	r := NewLogRing(2)
-	long := make([]byte, maxLine*2+10)
-	r.Write(long)
-	if got := r.Lines(); len(got) != 2 || len(got[0]) != maxLine {
-		t.Fatalf("long line split into %d parts", len(got))
-	}
-}
-
 func ctxT(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)

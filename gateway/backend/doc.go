@@ -1,7 +1,7 @@
 // Package backend owns one gateway backend's life: the state machine
 // (dormant, starting, ready, draining, stopped, failed), cold start on the
 // first request, scale to zero after idle_timeout, restart backoff, passive
-// health and bounded log capture.
+// health and bounded log capture (proc.LogRing).
 //
 // Readiness is known from the state machine, never probed per request: a
 // request on a ready backend costs two atomic operations in Acquire and one
