@@ -273,6 +273,13 @@ func parseStatus(v string) (int, error) {
 	if err != nil || len(codeStr) != 3 || code < 100 || code > 999 {
 		return 0, fmt.Errorf("bad Status %q (want \"404 Not Found\")", truncate([]byte(v)))
 	}
+	// A CGI response is final: a 1xx passed to net/http would be sent as an
+	// interim answer (or, for 101, as a protocol switch that a front proxy
+	// may believe, turning the connection into a tunnel), and codes above
+	// 599 mean nothing to clients.
+	if code < 200 || code > 599 {
+		return 0, fmt.Errorf("bad Status %q (a CGI response needs a final status, 200 to 599)", truncate([]byte(v)))
+	}
 	return code, nil
 }
 
