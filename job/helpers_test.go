@@ -64,7 +64,7 @@ func (e *env) manager() *Manager {
 		Exe:             exe,
 		GroupEnv:        append(os.Environ(), "JOB_TEST_HOST=1"),
 		Log:             l,
-		Backoff:         proc.Backoff{Base: 20 * time.Millisecond, Cap: 200 * time.Millisecond, ResetAfter: 2 * time.Second},
+		Backoff:         proc.Backoff{Base: 20 * time.Millisecond, Cap: 200 * time.Millisecond, ResetAfter: 10 * time.Second},
 		QuarantineAfter: 3,
 		Grace:           2 * time.Second,
 	}
