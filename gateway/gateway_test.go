@@ -800,3 +800,31 @@ func TestReloadUnderTraffic(t *testing.T) {
 		t.Fatalf("%d failed requests during reloads (%d http and %d tcp succeeded)", n, okA.Load(), okT.Load())
 	}
 }
+
+func TestSlowClientCannotPinListener(t *testing.T) {
+	leakCheck(t)
+	pub, in := port(t), port(t)
+	startEngine(t, mustConfig(t, `{"routes": {`+httpRoute(pub, "slow", in, `"read_header_timeout": "200ms", "conn_idle_timeout": "300ms",`)+`}}`), Options{})
+	// Half a request line, then silence: the gateway hangs up.
+	c, err := net.Dial("tcp", "127.0.0.1:"+pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x")
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	if _, err := io.ReadAll(c); err != nil {
+		t.Fatalf("slow header: connection not closed by the gateway: %v", err)
+	}
+	// An idle keep-alive connection is closed too.
+	ka := dialKeepAlive(t, "127.0.0.1:"+pub)
+	if code, _ := ka.get(t, "/"); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	ka.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadAll(ka.br); err != nil {
+		t.Fatalf("idle keep-alive: not closed: %v", err)
+	}
+	t.Logf("slow client cut after %v", time.Since(start).Round(time.Millisecond))
+}
