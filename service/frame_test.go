@@ -165,3 +165,21 @@ func TestUnregisteredType(t *testing.T) {
 		t.Fatalf("got %v, want ErrNotRegistered", err)
 	}
 }
+
+func TestTooManyStreams(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	e := newEnv(t)
+	e.serve(service.ScopeOS, publishAll)
+	nc := rawDial(t, e)
+	// A stream opens with the first frame of a new ID; a message the service
+	// does not handle is answered with an error and leaves it open.
+	var b bytes.Buffer
+	empty, _ := cbor.Marshal(struct{}{})
+	for i := range service.MaxStreams + 1 {
+		codec.Append(&b, uint32(i+1), codec.KindMsg, "service_test.EchoReply", empty, 0)
+	}
+	go func() { nc.Write(b.Bytes()) }()
+	if msg := readGoAway(t, nc); !strings.Contains(msg, "open streams") {
+		t.Fatalf("go-away %q", msg)
+	}
+}

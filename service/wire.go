@@ -18,6 +18,11 @@ import (
 	"github.com/warren-mesh/warren/service/codec"
 )
 
+// MaxStreams is how many streams a client may keep open on one
+// connection; opening more closes the connection (a client that forgets
+// to close its streams would otherwise grow the server without bound).
+const MaxStreams = 1 << 16
+
 // maxPending is how many encoded bytes may wait for the socket before
 // senders block.
 const maxPending = 4 << 20
@@ -549,7 +554,10 @@ func (w *wireConn) handle(f codec.Frame) (job, bool, error) {
 		if w.svc != nil {
 			st := w.serverStream(f.Stream)
 			if st == nil {
-				return job{}, false, nil // connection closing
+				if w.closeErr() != nil {
+					return job{}, false, nil // connection closing
+				}
+				return job{}, false, &codec.FrameError{Err: ErrMalformed, Reason: fmt.Sprintf("more than %d open streams", MaxStreams)}
 			}
 			j, inline, err := w.svc.deliver(st, v, true)
 			if err != nil {
@@ -604,7 +612,7 @@ func (w *wireConn) serverStream(id uint32) *Stream {
 	if st, ok := w.streams[id]; ok {
 		return st
 	}
-	if w.closeErr() != nil {
+	if w.closeErr() != nil || len(w.streams) >= MaxStreams {
 		return nil
 	}
 	st := &Stream{id: id, server: true, wc: w, svc: w.svc, parent: w.ctx, credOK: w.credOK, cred: w.cred}
