@@ -174,7 +174,16 @@ func (d *Daemon) openLog() error {
 		return fmt.Errorf("log file: %w", err)
 	}
 	d.onClose(func(context.Context) error { return f.Close() })
-	fh := slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})
+	// The rotating file starts every line with its timestamp (as job logs
+	// do), so the handler leaves the time out: `warren log daemon` reads
+	// "TIME level=INFO msg=... key=value".
+	fh := slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}})
 	if d.Log != nil {
 		d.base = slog.New(slog.NewMultiHandler(d.Log.Handler(), fh))
 	} else {
