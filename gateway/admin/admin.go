@@ -18,6 +18,7 @@ package admin
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
@@ -85,6 +86,10 @@ type Server struct {
 	ln   net.Listener
 	srv  *http.Server
 	done chan struct{}
+
+	// testHookBound, if set, runs right after the unix socket is bound,
+	// before it is published at its path.
+	testHookBound func()
 }
 
 // Start listens and serves in the background until Close or ctx ends.
@@ -98,7 +103,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.Token == "" && !config.IsLoopbackListen(s.Listen) {
 		return fmt.Errorf("%w (%s): set a token or listen on 127.0.0.1 or a unix socket", ErrNoToken, s.Listen)
 	}
-	ln, err := listen(s.Listen)
+	ln, err := listen(s.Listen, s.testHookBound)
 	if err != nil {
 		return err
 	}
@@ -121,7 +126,12 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-func listen(addr string) (net.Listener, error) {
+// listen binds addr. A unix socket is bound in a fresh private (0700)
+// directory beside its path, made 0600 there, and only then renamed into
+// place: binding at the final path would publish it, for the moment before
+// chmod, with whatever mode the process umask leaves (0775 under the
+// common umask 002, so group members could connect to a token-less API).
+func listen(addr string, bound func()) (net.Listener, error) {
 	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
 		if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSocket != 0 {
 			// A socket left by a dead gateway; a live one answers a dial.
@@ -134,11 +144,27 @@ func listen(addr string) (net.Listener, error) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			return nil, fmt.Errorf("admin: listen %s: %w", addr, err)
 		}
-		ln, err := net.Listen("unix", p)
+		tmpDir, err := os.MkdirTemp(filepath.Dir(p), ".admin-sock-")
 		if err != nil {
 			return nil, fmt.Errorf("admin: listen %s: %w", addr, err)
 		}
-		if err := os.Chmod(p, 0o600); err != nil {
+		defer os.RemoveAll(tmpDir)
+		tmp := filepath.Join(tmpDir, "s")
+		ln, err := net.Listen("unix", tmp)
+		if err != nil {
+			return nil, fmt.Errorf("admin: listen %s: %w", addr, err)
+		}
+		// The listener must not unlink its bind path on Close: the socket
+		// lives at p now, which Close removes.
+		ln.(*net.UnixListener).SetUnlinkOnClose(false)
+		if bound != nil {
+			bound()
+		}
+		if err := os.Chmod(tmp, 0o600); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("admin: listen %s: %w", addr, err)
+		}
+		if err := os.Rename(tmp, p); err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("admin: listen %s: %w", addr, err)
 		}
@@ -244,8 +270,8 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		if s.Token != "" {
 			auth := r.Header.Get("Authorization")
-			tok, ok := strings.CutPrefix(auth, "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.Token)) != 1 {
+			tok, ok := bearer(auth)
+			if !ok || !tokenEqual(tok, s.Token) {
 				msg := "missing bearer token"
 				if auth != "" {
 					msg = "wrong bearer token"
@@ -265,19 +291,40 @@ func (s *Server) guard(next http.Handler) http.Handler {
 	})
 }
 
+// bearer returns the credentials of an "Authorization: Bearer <token>"
+// header. The scheme name is case-insensitive (RFC 9110 section 11.1).
+func bearer(auth string) (string, bool) {
+	scheme, tok, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(tok), true
+}
+
+// tokenEqual compares in time that depends on neither the tokens' contents
+// nor their lengths (subtle.ConstantTimeCompare returns at once on a length
+// mismatch, which tells a prober the token's length): both are hashed first.
+func tokenEqual(got, want string) bool {
+	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
+}
+
 func (s *Server) hostAllowed(host string) bool {
 	h := host
 	if hh, _, err := net.SplitHostPort(host); err == nil {
 		h = hh
 	}
 	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	// "localhost." is the same name written fully qualified; a page cannot
+	// be served from it either.
+	h = strings.TrimSuffix(h, ".")
 	if h == "" {
 		return strings.HasPrefix(s.Listen, "unix:") // HTTP/1.0 over a unix socket
 	}
 	if net.ParseIP(h) != nil || strings.EqualFold(h, "localhost") {
 		return true
 	}
-	return slices.ContainsFunc(s.AllowedHosts, func(a string) bool { return strings.EqualFold(a, h) })
+	return slices.ContainsFunc(s.AllowedHosts, func(a string) bool { return strings.EqualFold(strings.TrimSuffix(a, "."), h) })
 }
 
 func (s *Server) originAllowed(origin, host string) bool {
@@ -316,7 +363,7 @@ type killRequest struct {
 
 func (s *Server) kill(w http.ResponseWriter, r *http.Request) {
 	var req killRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil || req.Ref == "" {
 		writeJSON(w, http.StatusBadRequest, apiError{`want {"ref": "<port>[/<backend>]"}`, "bad_request"})
@@ -349,7 +396,11 @@ func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
 
 // readConfig decodes a request body strictly; on failure it has answered 400.
 func readConfig(w http.ResponseWriter, r *http.Request) (config.Config, bool) {
-	data, err := io.ReadAll(io.LimitReader(r.Body, config.MaxSize+1))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, config.MaxSize))
+	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+		writeJSON(w, http.StatusRequestEntityTooLarge, apiError{fmt.Sprintf("a config is at most %d bytes", config.MaxSize), "too_large"})
+		return config.Config{}, false
+	}
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, apiError{"reading the body: " + err.Error(), "bad_request"})
 		return config.Config{}, false

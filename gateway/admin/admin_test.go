@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -171,6 +173,10 @@ func TestRefusals(t *testing.T) {
 		{"text/plain body (CSRF)", req{method: "PUT", path: "/config", body: good, header: map[string]string{"Content-Type": "text/plain"}}, 415, "bad_content_type"},
 		{"no content type", req{method: "POST", path: "/validate", body: good, header: map[string]string{"Content-Type": ""}}, 415, "bad_content_type"},
 		{"no token beats rebinding check order", req{method: "GET", path: "/status", host: "evil.test", noToken: true}, 403, "bad_host"},
+		{"rebinding name starting with an IP", req{method: "GET", path: "/status", host: "127.0.0.1.evil.test:9800"}, 403, "bad_host"},
+		{"rebinding name under localhost.", req{method: "GET", path: "/status", host: "localhost.evil.test"}, 403, "bad_host"},
+		{"config body over the limit", req{method: "PUT", path: "/config", body: `{"routes":{}, "x": "` + strings.Repeat("a", config.MaxSize) + `"}`}, 413, "too_large"},
+		{"validate body over the limit", req{method: "POST", path: "/validate", body: strings.Repeat(" ", config.MaxSize+1)}, 413, "too_large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,6 +198,10 @@ func TestAllowedCallers(t *testing.T) {
 	for _, r := range []req{
 		{method: "GET", path: "/status"},
 		{method: "GET", path: "/status", host: "localhost:" + port},
+		{method: "GET", path: "/status", host: "localhost.:" + port},
+		{method: "GET", path: "/status", host: "[::1]:" + port},
+		{method: "GET", path: "/status", host: "[::1]"},
+		{method: "GET", path: "/status", noToken: true, header: map[string]string{"Authorization": "bearer " + token}},
 		{method: "GET", path: "/status", header: map[string]string{"Origin": "http://dash.test:3000"}},
 		{method: "GET", path: "/status", header: map[string]string{"Origin": f.base}},
 		{method: "POST", path: "/validate", body: `{}`, header: map[string]string{"Content-Type": "application/json; charset=utf-8"}},
@@ -397,4 +407,66 @@ func TestToken(t *testing.T) {
 	if got := TokenPath(cfg, "/etc/warren/gateway.json"); got != "/etc/warren/admin.token" {
 		t.Fatal(got)
 	}
+}
+
+// TestMissingHost sends an HTTP/1.0 request without a Host header over TCP:
+// nothing says it is meant for this API, so it is refused (HTTP/1.1 without
+// Host is refused by net/http itself).
+func TestMissingHost(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	f := newFixture(t, nil)
+	c, err := net.Dial("tcp", strings.TrimPrefix(f.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /status HTTP/1.0\r\nAuthorization: Bearer %s\r\n\r\n", token)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || !strings.Contains(string(body), "bad_host") {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+}
+
+// TestUnixSocketNeverPublishedOpen checks the socket path never exists with
+// a mode wider than 0600, even for a moment, under the umask 002 many
+// systems use (which leaves a freshly bound socket group-writable, so
+// connectable by the group).
+func TestUnixSocketNeverPublishedOpen(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	old := syscall.Umask(0o002)
+	defer syscall.Umask(old)
+	sock := filepath.Join(t.TempDir(), "admin.sock")
+	checked := false
+	s := &Server{Controller: &fakeController{cfg: config.Default()}, Listen: "unix:" + sock}
+	s.testHookBound = func() {
+		checked = true
+		if fi, err := os.Stat(sock); err == nil && fi.Mode().Perm() != 0o600 {
+			t.Errorf("socket reachable at %s with mode %04o before it was restricted", sock, fi.Mode().Perm())
+		}
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	if !checked {
+		t.Fatal("hook not called")
+	}
+	fi, err := os.Stat(sock)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket mode %v %v", fi.Mode(), err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(sock))
+	if len(entries) != 1 {
+		t.Fatalf("left in the socket's directory: %v", entries)
+	}
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
 }
