@@ -159,9 +159,6 @@ func (l *Lowerer) Lower(files []File) (*Result, error) {
 	lw.typecheck(asts)
 	lw.noteNames()
 	for _, f := range fs {
-		lw.instances(f)
-	}
-	for _, f := range fs {
 		lw.file(f)
 	}
 	res := &Result{Unsupported: lw.unsupported}
@@ -223,6 +220,8 @@ func (lw *lowering) file(f *file) {
 // ancestors.
 func (lw *lowering) post(f *file, n ast.Node, stack []ast.Node) {
 	switch n := n.(type) {
+	case *ast.Ident:
+		lw.instance(f, n, stack)
 	case *ast.GoStmt:
 		lw.goStmt(f, n)
 	case *ast.DeferStmt:

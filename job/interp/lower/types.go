@@ -6,7 +6,6 @@ import (
 	"go/constant"
 	"go/token"
 	"go/types"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -227,91 +226,71 @@ func (f *file) importName(path string) (string, bool) {
 	return "", false
 }
 
-// parents maps every node of f to its parent.
-func parents(root ast.Node) map[ast.Node]ast.Node {
-	m := map[ast.Node]ast.Node{}
-	var stack []ast.Node
-	ast.Inspect(root, func(n ast.Node) bool {
-		if n == nil {
-			stack = stack[:len(stack)-1]
-			return true
+// instance rewrites a use of a generic function or type (id, with stack
+// its ancestors): the standard library's become instantiated helpers
+// (Yaegi cannot run the native ones and its own generic sources are
+// partial); the program's own get explicit type arguments where Go
+// inferred them (Yaegi's inference has gaps).
+func (lw *lowering) instance(f *file, id *ast.Ident, stack []ast.Node) {
+	inst, ok := lw.info.Instances[id]
+	if !ok {
+		return
+	}
+	obj := lw.info.Uses[id]
+	if obj == nil || obj.Pkg() == nil {
+		return
+	}
+	parent := func(k int) ast.Node {
+		if k <= len(stack) {
+			return stack[len(stack)-k]
 		}
-		if len(stack) > 0 {
-			m[n] = stack[len(stack)-1]
+		return nil
+	}
+	var expr ast.Node = id
+	up := 1
+	if sel, ok := parent(1).(*ast.SelectorExpr); ok && sel.Sel == id {
+		expr, up = sel, 2
+	}
+	explicit := false
+	switch p := parent(up).(type) {
+	case *ast.IndexExpr:
+		if p.X == expr {
+			expr, explicit = p, true
 		}
-		stack = append(stack, n)
-		return true
-	})
-	return m
-}
-
-// instances rewrites uses of generic functions and types: the standard
-// library's become instantiated helpers (Yaegi cannot run the native ones
-// and its own generic sources are partial); the program's own get explicit
-// type arguments where Go inferred them (Yaegi's inference has gaps).
-func (lw *lowering) instances(f *file) {
-	par := parents(f.ast)
-	var ids []*ast.Ident
-	for id := range lw.info.Instances {
-		if lw.fset.File(id.Pos()) == f.tf {
-			ids = append(ids, id)
+	case *ast.IndexListExpr:
+		if p.X == expr {
+			expr, explicit = p, true
 		}
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i].Pos() < ids[j].Pos() })
-	for _, id := range ids {
-		inst := lw.info.Instances[id]
-		obj := lw.info.Uses[id]
-		if obj == nil || obj.Pkg() == nil {
-			continue
+	path := obj.Pkg().Path()
+	if _, ok := templateFiles[path]; ok {
+		var text string
+		ok := false
+		if _, isType := obj.(*types.TypeName); isType {
+			text, ok = lw.typeStr(inst.Type, f)
+		} else {
+			text, ok = lw.instantiate(obj, inst.TypeArgs)
 		}
-		var expr ast.Node = id
-		if sel, ok := par[id].(*ast.SelectorExpr); ok && sel.Sel == id {
-			expr = sel
+		if !ok {
+			lw.unsupportedAt(id.Pos(), fmt.Sprintf("%s.%s instantiated with types the lowering cannot name", path, obj.Name()))
+			return
 		}
-		explicit := false
-		switch p := par[expr].(type) {
-		case *ast.IndexExpr:
-			if p.X == expr {
-				expr, explicit = p, true
-			}
-		case *ast.IndexListExpr:
-			if p.X == expr {
-				expr, explicit = p, true
-			}
+		f.replace(expr.Pos(), expr.End(), text)
+		return
+	}
+	if path == "main" && !explicit {
+		if _, isFunc := obj.(*types.Func); !isFunc {
+			return
 		}
-		path := obj.Pkg().Path()
-		if _, ok := templateFiles[path]; ok {
-			var text string
-			ok := false
-			if _, isType := obj.(*types.TypeName); isType {
-				text, ok = lw.typeStr(inst.Type, f)
-			} else {
-				text, ok = lw.instantiate(obj, inst.TypeArgs)
-			}
+		var args []string
+		for i := 0; i < inst.TypeArgs.Len(); i++ {
+			a, ok := lw.typeStr(inst.TypeArgs.At(i), f)
 			if !ok {
-				lw.unsupportedAt(id.Pos(), fmt.Sprintf("%s.%s instantiated with types the lowering cannot name", path, obj.Name()))
-				continue
+				return
 			}
-			f.replace(expr.Pos(), expr.End(), text)
-			continue
+			args = append(args, a)
 		}
-		if path == "main" && !explicit {
-			if _, isFunc := obj.(*types.Func); !isFunc {
-				continue
-			}
-			var args []string
-			for i := 0; i < inst.TypeArgs.Len(); i++ {
-				a, ok := lw.typeStr(inst.TypeArgs.At(i), f)
-				if !ok {
-					args = nil
-					break
-				}
-				args = append(args, a)
-			}
-			if args != nil {
-				f.insert(expr.End(), "["+strings.Join(args, ", ")+"]")
-			}
-		}
+		f.insert(expr.End(), "["+strings.Join(args, ", ")+"]")
 	}
 }
 
