@@ -27,9 +27,10 @@ var (
 )
 
 // FrameError is a connection-killing protocol error: a malformed, oversized
-// or unknown-type frame. Remote is true when the peer detected it and said
-// so before closing. errors.Is(err, ErrFrameTooLarge / ErrMalformed /
-// ErrUnknownType) tells which.
+// or unknown-type frame seen by this side. When the peer saw it, the error
+// is a go-away instead: it wraps ErrClosed and a *RemoteError carrying the
+// peer's reason. Either way errors.Is(err, ErrFrameTooLarge / ErrMalformed
+// / ErrUnknownType) tells which.
 type FrameError = codec.FrameError
 
 // RemoteError is an error a handler returned (or a failure on the far
