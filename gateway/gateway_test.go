@@ -828,3 +828,33 @@ func TestSlowClientCannotPinListener(t *testing.T) {
 	}
 	t.Logf("slow client cut after %v", time.Since(start).Round(time.Millisecond))
 }
+
+func TestTCPRouteSkipsDeadBackend(t *testing.T) {
+	leakCheck(t)
+	pub, in, dead := port(t), port(t), port(t)
+	doc := fmt.Sprintf(`{"routes": {%q: {"name": "echo", "protocol": "tcp", "backends": [
+		{"name": "dead", "internal_port": %q},
+		{"name": "live", "cmd": %q, "args": %s, "internal_port": %q}]}}}`,
+		pub, dead, backendBin, jsonList("-tcp", "127.0.0.1:"+in), in)
+	e := startEngine(t, mustConfig(t, doc), Options{})
+	for i := range 6 {
+		c, err := net.Dial("tcp", "127.0.0.1:"+pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		msg := fmt.Sprint("conn ", i)
+		io.WriteString(c, msg)
+		c.(*net.TCPConn).CloseWrite()
+		b, err := io.ReadAll(c)
+		c.Close()
+		if err != nil || string(b) != msg {
+			t.Fatalf("connection %d: %q %v", i, b, err)
+		}
+	}
+	for _, b := range e.Status().Routes[0].Backends {
+		if b.Name == "dead" && b.Healthy {
+			t.Fatalf("dead backend still healthy: %+v", b)
+		}
+	}
+}
