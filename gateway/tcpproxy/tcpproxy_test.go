@@ -269,46 +269,89 @@ func send(b *testing.B, addr string, size int64) time.Duration {
 	return d
 }
 
-// BenchmarkPipe1GiB sends 1 GiB straight to a sink and through the pipe,
-// alternating, and reports both throughputs and their ratio (goal ≥ 0.95).
+// relayServer is the same-hop baseline: a listener that relays each
+// connection to backend by copying through a 1 MiB user-space buffer in both
+// directions, as a proxy without splice would. Sender -> relay -> sink has
+// the same two loopback hops and three parties as sender -> tcpproxy -> sink,
+// so the ratio to it isolates what splice and the pipe's own logic change.
+func relayServer(b *testing.B, backend string) net.Listener {
+	type rw struct {
+		io.Reader
+		io.Writer
+	} // hides ReadFrom/WriteTo: io.CopyBuffer really uses the buffer
+	return listen(b, func(c net.Conn) {
+		be, err := net.Dial("tcp", backend)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer be.Close()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			io.CopyBuffer(rw{Writer: c}, rw{Reader: be}, make([]byte, 1<<20))
+			c.(*net.TCPConn).CloseWrite()
+		}()
+		io.CopyBuffer(rw{Writer: be}, rw{Reader: c}, make([]byte, 1<<20))
+		be.(*net.TCPConn).CloseWrite()
+		<-done
+	})
+}
+
+// BenchmarkPipe1GiB sends 1 GiB straight to a sink, through a plain
+// user-space relay, and through the pipe, in alternating rounds, and reports
+// the three throughputs, the CPU time each costs, and two ratios:
 //
-//	go test -run '^$' -bench Pipe1GiB -benchtime 3x ./gateway/tcpproxy
+//   - ratio: piped / direct, the goal (>= 0.95). On loopback the
+//     kernel's copies are the whole cost and the proxied path has two hops
+//     (twice the socket work) against direct's one, so on a CPU-bound
+//     machine this ratio cannot approach 1 for any proxy; it measures the
+//     hop, not the proxy. It would be met where the network, not the CPU,
+//     is the bottleneck.
+//
+//   - ratio-vs-relay: piped / relay, same hops and parties: what splice and
+//     the pipe's own logic (deadlines, chunking) gain or lose.
+//
+//     go test -run '^$' -bench Pipe1GiB -benchtime 3x ./gateway/tcpproxy
 func BenchmarkPipe1GiB(b *testing.B) {
 	const size = 1 << 30
 	sink, got := sinkServer(b)
 	pl, res := proxy(b, context.Background(), &Piper{IdleTimeout: time.Minute}, sink.Addr().String())
-	var direct, piped, cpuDirect, cpuPiped time.Duration
+	rl := relayServer(b, sink.Addr().String())
+	var direct, relayed, piped, cpuDirect, cpuRelay, cpuPiped time.Duration
+	round := func(addr string, d, cpu *time.Duration) {
+		c0 := cpuTime()
+		*d += send(b, addr, size)
+		if n := <-got; n != size {
+			b.Fatalf("%s: sink got %d", addr, n)
+		}
+		*cpu += cpuTime() - c0
+	}
 	b.SetBytes(size)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		c0 := cpuTime()
-		direct += send(b, sink.Addr().String(), size)
-		if n := <-got; n != size {
-			b.Fatalf("direct: sink got %d", n)
-		}
-		c1 := cpuTime()
-		piped += send(b, pl.Addr().String(), size)
-		if n := <-got; n != size {
-			b.Fatalf("piped: sink got %d", n)
-		}
+		round(sink.Addr().String(), &direct, &cpuDirect)
+		round(rl.Addr().String(), &relayed, &cpuRelay)
+		round(pl.Addr().String(), &piped, &cpuPiped)
 		if err := <-res; err != nil {
 			b.Fatal(err)
 		}
-		c2 := cpuTime()
-		cpuDirect += c1 - c0
-		cpuPiped += c2 - c1
 	}
 	b.StopTimer()
-	// Sender, sink and pipe all run in this process: the CPU time per GiB
-	// shows what the pipe adds (on 2 cores, three busy parties cannot all
-	// run at once, so wall-clock throughput follows CPU cost).
-	b.ReportMetric(cpuDirect.Seconds()/float64(b.N), "direct-cpu-s/GiB")
-	b.ReportMetric(cpuPiped.Seconds()/float64(b.N), "piped-cpu-s/GiB")
+	// Sender, relay or pipe, and sink all run in this process: the CPU time
+	// per GiB is what each path costs the machine.
+	perGiB := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) }
 	mbps := func(d time.Duration) float64 { return float64(size) * float64(b.N) / d.Seconds() / (1 << 20) }
-	ratio := direct.Seconds() / piped.Seconds()
+	b.ReportMetric(perGiB(cpuDirect), "direct-cpu-s/GiB")
+	b.ReportMetric(perGiB(cpuRelay), "relay-cpu-s/GiB")
+	b.ReportMetric(perGiB(cpuPiped), "piped-cpu-s/GiB")
 	b.ReportMetric(mbps(direct), "direct-MiB/s")
+	b.ReportMetric(mbps(relayed), "relay-MiB/s")
 	b.ReportMetric(mbps(piped), "piped-MiB/s")
+	ratio, ratioRelay := direct.Seconds()/piped.Seconds(), relayed.Seconds()/piped.Seconds()
 	b.ReportMetric(ratio, "ratio")
-	b.Logf("1 GiB x %d: direct %.0f MiB/s (%.2f CPU-s/GiB), through tcpproxy %.0f MiB/s (%.2f CPU-s/GiB), ratio %.3f (goal >= 0.95)",
-		b.N, mbps(direct), cpuDirect.Seconds()/float64(b.N), mbps(piped), cpuPiped.Seconds()/float64(b.N), ratio)
+	b.ReportMetric(ratioRelay, "ratio-vs-relay")
+	b.Logf("1 GiB x %d: direct %.0f MiB/s (%.2f CPU-s/GiB); user-space relay %.0f MiB/s (%.2f CPU-s/GiB); tcpproxy %.0f MiB/s (%.2f CPU-s/GiB); "+
+		"ratio to direct %.3f (goal >= 0.95; one hop fewer), ratio to the same-hop relay %.3f",
+		b.N, mbps(direct), perGiB(cpuDirect), mbps(relayed), perGiB(cpuRelay), mbps(piped), perGiB(cpuPiped), ratio, ratioRelay)
 }
