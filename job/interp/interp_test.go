@@ -58,6 +58,17 @@ func TestInterpretedSeesItsOwnWorld(t *testing.T) {
 	}
 }
 
+// TestInterpretedPackageDir: a directory holding a main package of several
+// files runs as one program.
+func TestInterpretedPackageDir(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	var out bytes.Buffer
+	res, err := interp.Run(context.Background(), interp.Program{Path: filepath.Join("testdata", "multi"), Stdout: &out}, interp.Interpreted)
+	if err != nil || res.ExitCode != 0 || out.String() != "2s [1 2 3]\n" {
+		t.Fatalf("Run = %+v, %v, %q", res, err, out.String())
+	}
+}
+
 // TestInterpretedImportsService: warren's service library is importable.
 func TestInterpretedImportsService(t *testing.T) {
 	testutil.VerifyNoLeaks(t)

@@ -26,8 +26,16 @@ import (
 	"github.com/warren-mesh/warren/job/interp/stdlib"
 )
 
+// Yaegi knows the imports of a file by the base name of the file (and takes
+// the base name of the first file for a merged AST), so every file is
+// parsed under the name "<its path>/" + sameBase and positions are mapped
+// back by realName.
+const sameBase = "__warren__.go"
+
 // helperFile names the file of helpers the lowering pass adds.
-const helperFile = "<warren>/lowered.go"
+const helperFile = "<warren>"
+
+func realName(s string) string { return strings.TrimSuffix(s, "/"+sameBase) }
 
 // run is the state of one interpreted program.
 type run struct {
@@ -218,11 +226,13 @@ func compile(it *yaegi.Interpreter, low *lower.Result) (prog *yaegi.Program, err
 	}()
 	fset := it.FileSet()
 	merged := &ast.File{Name: ast.NewIdent("main")}
-	seen := map[string]string{} // import name -> path
 	var imports []ast.Spec
 	var decls []ast.Decl
+	// All files share one import scope (see sameBase): an import repeated
+	// by several files is kept once; one name for two packages is an error.
+	seen := map[string]string{} // import name -> path
 	add := func(name string, src []byte) error {
-		f, err := parser.ParseFile(fset, name, src, parser.ParseComments|parser.SkipObjectResolution)
+		f, err := parser.ParseFile(fset, name+"/"+sameBase, src, parser.ParseComments|parser.SkipObjectResolution)
 		if err != nil {
 			return err
 		}
@@ -238,8 +248,8 @@ func compile(it *yaegi.Interpreter, low *lower.Result) (prog *yaegi.Program, err
 				decls = append(decls, d)
 				continue
 			}
-			for _, s := range gd.Specs {
-				is := s.(*ast.ImportSpec)
+			for _, sp := range gd.Specs {
+				is := sp.(*ast.ImportSpec)
 				path, _ := strconv.Unquote(is.Path.Value)
 				n := filepath.Base(path)
 				if is.Name != nil {
@@ -251,7 +261,7 @@ func compile(it *yaegi.Interpreter, low *lower.Result) (prog *yaegi.Program, err
 				}
 				if prev, ok := seen[n]; ok {
 					if prev != path {
-						return fmt.Errorf("%s: %s imported as %s here and %s in another file: the interpreter needs one name per package", fset.Position(is.Pos()), n, path, prev)
+						return fmt.Errorf("%s: %s imported as %s here and %s in another file: the interpreter needs one name per package", realName(fset.Position(is.Pos()).String()), n, path, prev)
 					}
 					continue
 				}
@@ -282,15 +292,15 @@ func toError(err error, rejected bool) error {
 	if errors.As(err, &e) {
 		return err
 	}
-	out := &Error{Msg: err.Error()}
+	out := &Error{Msg: strings.ReplaceAll(err.Error(), "/"+sameBase, "")}
 	var el scanner.ErrorList
 	if errors.As(err, &el) && len(el) > 0 {
-		out.File, out.Line, out.Col, out.Msg = el[0].Pos.Filename, el[0].Pos.Line, el[0].Pos.Column, el[0].Msg
+		out.File, out.Line, out.Col, out.Msg = realName(el[0].Pos.Filename), el[0].Pos.Line, el[0].Pos.Column, el[0].Msg
 	} else if m := posRE.FindStringSubmatch(firstLine(err.Error())); m != nil {
-		out.File = m[1]
+		out.File = realName(m[1])
 		out.Line, _ = strconv.Atoi(m[2])
 		out.Col, _ = strconv.Atoi(m[3])
-		out.Msg = m[4] + strings.TrimPrefix(err.Error(), firstLine(err.Error()))
+		out.Msg = strings.ReplaceAll(m[4]+strings.TrimPrefix(err.Error(), firstLine(err.Error())), "/"+sameBase, "")
 	}
 	if rejected {
 		out.err = fmt.Errorf("%w: %w", ErrRejected, err)
@@ -322,7 +332,7 @@ func (w panicWriter) Write(b []byte) (int, error) {
 		line, _ := strconv.Atoi(m[2])
 		col, _ := strconv.Atoi(m[3])
 		w.r.mu.Lock()
-		w.r.chain = append(w.r.chain, panicFrame{file: m[1], line: line, col: col, fn: m[4]})
+		w.r.chain = append(w.r.chain, panicFrame{file: realName(m[1]), line: line, col: col, fn: m[4]})
 		w.r.mu.Unlock()
 	}
 	return len(b), nil
