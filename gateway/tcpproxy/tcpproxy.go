@@ -76,7 +76,13 @@ func (p *Piper) Pipe(ctx context.Context, client net.Conn, dial func(ctx context
 	errc := make(chan error, 2)
 	go func() { errc <- s.copy(backend, client) }()
 	go func() { errc <- s.copy(client, backend) }()
-	err1, err2 := <-errc, <-errc
+	err1 := <-errc
+	var err2 error
+	if s.idle > 0 {
+		err2 = s.watchIdle(errc, closeBoth)
+	} else {
+		err2 = <-errc
+	}
 	closeBoth()
 	if !stop() {
 		<-ctxDone
@@ -99,6 +105,29 @@ type state struct {
 }
 
 func (s *state) touch() { s.last.Store(time.Now().UnixNano()) }
+
+// watchIdle waits for the last copy once the first has ended (a half-close).
+// That copy may be blocked writing to a peer that stopped reading, where its
+// read deadline never fires, so the idle timeout is enforced from here: when
+// no byte moved on either socket for the whole timeout, both are closed.
+func (s *state) watchIdle(errc <-chan error, closeBoth func()) error {
+	t := time.NewTimer(s.idle)
+	defer t.Stop()
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-t.C:
+			q := s.quietFor()
+			if q >= s.idle {
+				s.idled.Store(true)
+				closeBoth()
+				return <-errc
+			}
+			t.Reset(s.idle - q)
+		}
+	}
+}
 
 // quietFor is how long no data moved on either connection, from the
 // kernel's per-socket counters where available (TCP_INFO on Linux) and

@@ -149,6 +149,44 @@ func TestIdleTimeoutClosesBoth(t *testing.T) {
 	}
 }
 
+// TestIdleAfterHalfCloseStalledReader: the client sends its request, shuts
+// down its write side, and then never reads while the backend keeps
+// writing. Once both buffers are full no byte moves, so the pipe is idle;
+// the one copy left is blocked in a write (no read deadline can wake it),
+// so something else must notice and close both.
+func TestIdleAfterHalfCloseStalledReader(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	backendDone := make(chan struct{})
+	be := listen(t, func(c net.Conn) {
+		defer close(backendDone)
+		buf := make([]byte, 64<<10)
+		for { // until the proxy closes us
+			if _, err := c.Write(buf); err != nil {
+				return
+			}
+		}
+	})
+	pl, res := proxy(t, context.Background(), &Piper{IdleTimeout: 100 * time.Millisecond}, be.Addr().String())
+	c, err := net.Dial("tcp", pl.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("request"))
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-res:
+		if !errors.Is(err, ErrIdle) {
+			t.Fatalf("Pipe = %v, want ErrIdle", err)
+		}
+	case <-time.After(30 * time.Second): // a bound on a hang, not a timing assertion
+		t.Fatal("Pipe never returned: a stalled half-closed pipe escapes the idle timeout")
+	}
+	<-backendDone
+}
+
 func TestBusyStreamIsNotIdle(t *testing.T) {
 	testutil.VerifyNoLeaks(t)
 	// The backend sends one byte every 10ms for a while: more than the idle
