@@ -22,6 +22,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,6 +53,7 @@ type result struct {
 	n       int
 	elapsed time.Duration
 	lat     latencies
+	cpu     time.Duration // CPU time of both processes, where measured
 }
 
 func (r result) rate() float64 { return float64(r.n) / r.elapsed.Seconds() }
@@ -162,6 +164,12 @@ func BenchmarkProcessSendRecv(b *testing.B) {
 // raw echo server on DIR/raw.sock that answers each length-prefixed frame
 // with the reply frame the service would send.
 func benchChild(b *testing.B, pin bool) (dir string, stop func()) {
+	dir, _, stop = benchChildPID(b, pin)
+	return dir, stop
+}
+
+// benchChildPID is benchChild that also returns the child's pid.
+func benchChildPID(b *testing.B, pin bool) (dir string, pid int, stop func()) {
 	b.Helper()
 	dir, err := os.MkdirTemp("", "wbench")
 	if err != nil {
@@ -182,7 +190,7 @@ func benchChild(b *testing.B, pin bool) (dir string, stop func()) {
 		b.Fatalf("bench child: %q", sc.Text())
 	}
 	go io.Copy(io.Discard, stdout)
-	return dir, func() {
+	return dir, cmd.Process.Pid, func() {
 		stdin.Close()
 		cmd.Wait()
 		os.RemoveAll(dir)
@@ -289,7 +297,7 @@ func BenchmarkOSSequential(b *testing.B) {
 // connection, against 64 goroutines ping-ponging on 64 raw unix sockets.
 func BenchmarkOS64Streams(b *testing.B) {
 	const par = 64
-	dir, stop := benchChild(b, false)
+	dir, pid, stop := benchChildPID(b, false)
 	defer stop()
 	conn, rc := dialBench(b, dir)
 	defer conn.Close()
@@ -297,8 +305,11 @@ func BenchmarkOS64Streams(b *testing.B) {
 	msg := Echo{Msg: "hello", Num: 42}
 	frame := reqFrame(b, "service_test.Echo", msg)
 
-	// A burst: par goroutines, each doing per calls; timed per call.
+	// A burst: par goroutines, each doing per calls; timed per call. The
+	// CPU time both processes spend in it is added to r.cpu.
 	burst := func(r *result, ops []func() error, per int) {
+		cpu0 := cpuTime(b, 0) + cpuTime(b, pid)
+		defer func() { r.cpu += cpuTime(b, 0) + cpuTime(b, pid) - cpu0 }()
 		var wg sync.WaitGroup
 		lats := make([]latencies, len(ops))
 		start := time.Now()
@@ -347,6 +358,35 @@ func BenchmarkOS64Streams(b *testing.B) {
 		burst(&ours, ourOps, per)
 	}
 	report(b, ours, raw, "rt/s", 1)
+	// CPU per round trip, client and server process together: on a
+	// 2-core machine 2 s / cpu-us is the ceiling in round trips per second.
+	b.ReportMetric(float64(ours.cpu.Microseconds())/float64(ours.n), "cpu-us/rt")
+	b.ReportMetric(float64(raw.cpu.Microseconds())/float64(raw.n), "raw-cpu-us/rt")
+}
+
+// cpuTime returns the user+system CPU time process pid (0: this one) has
+// used so far, from /proc/PID/stat (clock ticks of 10 ms, so measure
+// spans of a second or more).
+func cpuTime(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	name := "/proc/self/stat"
+	if pid != 0 {
+		name = "/proc/" + strconv.Itoa(pid) + "/stat"
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the parenthesised command name: state is field 3,
+	// utime 14 and stime 15.
+	i := bytes.LastIndexByte(data, ')')
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		b.Fatalf("%s: short stat line", name)
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ is 100 on Linux
 }
 
 // BenchmarkOSPayload128K: sequential 128 KiB requests (small reply) in OS
