@@ -82,6 +82,7 @@ type mgroup struct {
 	restarts         int
 	gomaxprocs       int
 	realtime         bool
+	conn             *service.Conn   // cached connection to the host's service
 	ctx              context.Context // ends when the Manager closes or the group is killed
 	cancel           context.CancelFunc
 	done             chan struct{} // closed when the supervisor returns
@@ -191,6 +192,14 @@ func (m *Manager) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("job: manager close: %w", ctx.Err())
 	}
+	m.mu.Lock()
+	for _, g := range m.groups {
+		if c := g.conn; c != nil {
+			g.conn = nil
+			c.Close()
+		}
+	}
+	m.mu.Unlock()
 	return m.save()
 }
 
@@ -332,10 +341,59 @@ func (m *Manager) startSupervisor(g *mgroup, fresh bool) {
 		defer m.wg.Done()
 		defer close(g.done)
 		m.supervise(g, fresh)
+		m.mu.Lock()
+		c := g.conn
+		m.mu.Unlock()
+		if c != nil {
+			m.dropConn(g, c)
+		}
 	}()
 }
 
 func (m *Manager) sock(g *mgroup) hostRef { return hostRef{c: m.client, group: g.name} }
+
+// call sends one request to g's host on a cached connection, redialing
+// once if the connection turns out dead (the host restarted).
+func (m *Manager) call(ctx context.Context, g *mgroup, req request) (response, error) {
+	for attempt := 0; ; attempt++ {
+		m.mu.Lock()
+		c := g.conn
+		m.mu.Unlock()
+		if c == nil {
+			var err error
+			if c, err = m.sock(g).dial(ctx); err != nil {
+				return response{}, fmt.Errorf("group %s: %w", g.name, err)
+			}
+			m.mu.Lock()
+			if g.conn == nil {
+				g.conn = c
+			} else {
+				c.Close()
+				c = g.conn
+			}
+			m.mu.Unlock()
+		}
+		var resp response
+		err := c.SendRecv(ctx, hostCall{Req: req}, &resp)
+		if err == nil {
+			return resp, resp.error()
+		}
+		m.dropConn(g, c)
+		if attempt > 0 || ctx.Err() != nil {
+			return response{}, fmt.Errorf("group %s: %w", g.name, err)
+		}
+	}
+}
+
+// dropConn forgets and closes g's cached connection c (if still cached).
+func (m *Manager) dropConn(g *mgroup, c *service.Conn) {
+	m.mu.Lock()
+	if g.conn == c {
+		g.conn = nil
+	}
+	m.mu.Unlock()
+	c.Close()
+}
 
 // supervise keeps g's host running: it adopts or spawns the host, resumes
 // its jobs, follows its status stream, and restarts it with backoff when it
@@ -376,6 +434,12 @@ func (m *Manager) supervise(g *mgroup, fresh bool) {
 			return
 		}
 		m.setConnected(g, false)
+		m.mu.Lock()
+		stale := g.conn
+		m.mu.Unlock()
+		if stale != nil {
+			m.dropConn(g, stale)
+		}
 		if m.hostAlive(g) {
 			if _, gerr := m.greet(g.ctx, g, time.Second); gerr == nil {
 				// The host serves but the stream broke: reconnect.
@@ -532,7 +596,7 @@ func (m *Manager) connectOrSpawn(g *mgroup, fresh bool) (hello, bool, error) {
 func (m *Manager) greet(ctx context.Context, g *mgroup, timeout time.Duration) (hello, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	resp, err := call(ctx, m.sock(g), request{Op: opHello})
+	resp, err := m.call(ctx, g, request{Op: opHello})
 	if err != nil {
 		return hello{}, err
 	}
@@ -589,7 +653,7 @@ func (m *Manager) spawn(g *mgroup) (hello, error) {
 // resume gives the host every job of g it lacks (after a host restart, or
 // jobs defined while it was down), then marks g connected.
 func (m *Manager) resume(g *mgroup) error {
-	resp, err := call(g.ctx, m.sock(g), request{Op: opList})
+	resp, err := m.call(g.ctx, g, request{Op: opList})
 	if err != nil {
 		return err
 	}
@@ -611,7 +675,7 @@ func (m *Manager) resume(g *mgroup) error {
 			prev.State = StateCreated // resumed: the host starts it again
 		}
 		spec := prev.Spec
-		_, err := call(g.ctx, m.sock(g), request{Op: opRun, Spec: &spec, Prev: &prev, Want: j.want})
+		_, err := m.call(g.ctx, g, request{Op: opRun, Spec: &spec, Prev: &prev, Want: j.want})
 		if err != nil {
 			return fmt.Errorf("job: group %s: resume %s: %w", g.name, spec.ID, err)
 		}
@@ -727,7 +791,7 @@ func (m *Manager) runInGroup(ctx context.Context, prev Status, want string) (Sta
 	}
 	m.mu.Unlock()
 	spec := prev.Spec
-	resp, err := call(ctx, m.sock(g), request{Op: opRun, Spec: &spec, Prev: &prev, Want: want})
+	resp, err := m.call(ctx, g, request{Op: opRun, Spec: &spec, Prev: &prev, Want: want})
 	if err != nil {
 		return Status{}, err
 	}
@@ -874,7 +938,7 @@ func (m *Manager) StopJob(ctx context.Context, id string) (Status, error) {
 		m.mu.Unlock()
 		return st, nil
 	}
-	resp, err := call(ctx, m.sock(g), request{Op: opStop, ID: st.ID})
+	resp, err := m.call(ctx, g, request{Op: opStop, ID: st.ID})
 	if errors.Is(err, ErrNotFound) {
 		return st, nil
 	}
@@ -914,12 +978,12 @@ func (m *Manager) StartJobStatus(ctx context.Context, id string) (Status, error)
 	if err != nil {
 		return Status{}, fmt.Errorf("job: start %s: %w", id, err)
 	}
-	resp, err := call(ctx, m.sock(g), request{Op: opStart, ID: st.ID})
+	resp, err := m.call(ctx, g, request{Op: opStart, ID: st.ID})
 	if errors.Is(err, ErrNotFound) {
 		prev := st
 		prev.State = StateCreated
 		spec := prev.Spec
-		resp, err = call(ctx, m.sock(g), request{Op: opRun, Spec: &spec, Prev: &prev, Want: wantRunning})
+		resp, err = m.call(ctx, g, request{Op: opRun, Spec: &spec, Prev: &prev, Want: wantRunning})
 	}
 	if err != nil {
 		return Status{}, fmt.Errorf("job: start %s: %w", id, err)
@@ -956,7 +1020,7 @@ func (m *Manager) RemoveJob(ctx context.Context, id string) (Status, error) {
 	g := m.liveGroup(wctx, st.Group)
 	cancel()
 	if g != nil {
-		if _, err := call(ctx, m.sock(g), request{Op: opRemove, ID: st.ID}); err != nil && !errors.Is(err, ErrNotFound) {
+		if _, err := m.call(ctx, g, request{Op: opRemove, ID: st.ID}); err != nil && !errors.Is(err, ErrNotFound) {
 			return Status{}, fmt.Errorf("job: remove %s: %w", id, err)
 		}
 	}
@@ -1028,7 +1092,7 @@ func (m *Manager) killGroup(ctx context.Context, g *mgroup) error {
 	// the host is told to stop whatever runs.
 	g.cancel()
 	if m.hostAlive(g) {
-		if _, err := call(ctx, m.sock(g), request{Op: opShutdown, Force: true}); err != nil && !isConnErr(err) {
+		if _, err := m.call(ctx, g, request{Op: opShutdown, Force: true}); err != nil && !isConnErr(err) {
 			return fmt.Errorf("job: kill group %s: %w", g.name, err)
 		}
 	}
@@ -1042,6 +1106,10 @@ func (m *Manager) killGroup(ctx context.Context, g *mgroup) error {
 		return fmt.Errorf("job: kill group %s: %w", g.name, ctx.Err())
 	}
 	m.mu.Lock()
+	if c := g.conn; c != nil {
+		g.conn = nil
+		defer c.Close()
+	}
 	if m.groups[g.name] == g {
 		delete(m.groups, g.name)
 	}
@@ -1112,7 +1180,7 @@ func (m *Manager) MoveJob(ctx context.Context, id, group string) (Status, error)
 	old := m.liveGroup(wctx, st.Group)
 	cancel()
 	if old != nil {
-		if _, err := call(ctx, m.sock(old), request{Op: opRemove, ID: st.ID, Force: true}); err != nil && !errors.Is(err, ErrNotFound) {
+		if _, err := m.call(ctx, old, request{Op: opRemove, ID: st.ID, Force: true}); err != nil && !errors.Is(err, ErrNotFound) {
 			return Status{}, fmt.Errorf("job: move %s: leave %s: %w", id, st.Group, err)
 		}
 	}

@@ -3,7 +3,6 @@ package job
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"time"
 
@@ -198,20 +197,6 @@ type hostRef struct {
 // loops decide when to retry).
 func (r hostRef) dial(ctx context.Context) (*service.Conn, error) {
 	return r.c.Discover(ctx, hostPublisher, hostServiceName(r.group))
-}
-
-// call sends one request and waits for its response.
-func call(ctx context.Context, r hostRef, req request) (response, error) {
-	conn, err := r.dial(ctx)
-	if err != nil {
-		return response{}, fmt.Errorf("group %s: %w", r.group, err)
-	}
-	defer conn.Close()
-	var resp response
-	if err := conn.SendRecv(ctx, hostCall{Req: req}, &resp); err != nil {
-		return response{}, fmt.Errorf("group %s: %w", r.group, err)
-	}
-	return resp, resp.error()
 }
 
 // isConnErr says whether err means the host is gone rather than that it
