@@ -10,9 +10,10 @@
 //     Spec.Grace, then sends SIGKILL, and returns once the group is gone.
 //   - When the group leader exits on its own, members it left behind in
 //     its group (`sh -c 'a & b'`) get SIGTERM, then SIGKILL after the grace
-//     period. The leader is kept as a zombie (waitid WNOWAIT) until its
-//     group is empty, so the process-group ID can never be reused while
-//     proc still signals it. Done is closed only after that.
+//     period. The kernel keeps the group's number allocated while any
+//     member lives, so signalling the group after the leader was reaped
+//     cannot reach an unrelated process. Done is closed only once the
+//     group is empty.
 //   - BecomeSubreaper and Reaper: a daemon that is a child subreaper
 //     inherits the orphans of its descendants; Reaper reaps those zombies.
 //   - WaitReady (TCP or HTTP readiness), Backoff (exponential restart

@@ -218,8 +218,8 @@ func (p *Process) Signal(sig syscall.Signal) error {
 		return ErrDone
 	default:
 	}
-	// While Done is open the leader is at worst a zombie we have not
-	// reaped, so the group ID cannot have been reused.
+	// While Done is open the leader is unreaped or its group still has
+	// members: either way the group ID cannot have been reused.
 	if err := syscall.Kill(-p.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("proc: signal %d: %w", p.pid, err)
 	}
