@@ -222,7 +222,7 @@ type Backend struct {
 
 // Readiness is a route's readiness check.
 type Readiness struct {
-	Type     string   `json:"type,omitempty"`     // tcp, http, none
+	Type     string   `json:"type,omitempty"`     // tcp, http, socket, none
 	Path     string   `json:"path,omitempty"`     // http only; default "/"
 	Interval Duration `json:"interval,omitempty"` // poll interval during start; default 10ms
 }

@@ -149,8 +149,10 @@ func (c Config) validateRoute(rp, port string, r Route, add func(string, string,
 			if rd.Path != "" && !strings.HasPrefix(rd.Path, "/") {
 				add(rp+".readiness.path", "want a path starting with /, got %q", rd.Path)
 			}
+		case ReadySocket:
+			validateSocketReadiness(rp, r, add)
 		default:
-			add(rp+".readiness.type", "unknown readiness type %q (want tcp, http or none)", rd.Type)
+			add(rp+".readiness.type", "unknown readiness type %q (want tcp, http, socket or none)", rd.Type)
 		}
 		if rd.Interval < 0 {
 			add(rp+".readiness.interval", "must be a positive duration")
