@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/warren-mesh/warren/proc"
 )
 
 // lookGo finds the go command compiled mode builds with.
@@ -179,7 +180,7 @@ func runCompiled(ctx context.Context, p Program, o *options) (Result, error) {
 	tail := &tailBuffer{max: 16 << 10}
 	stderr := io.MultiWriter(p.Stderr, tail)
 	code, err := startAndWait(ctx, execSpec{
-		Path: bin, Args: append([]string{progName(p.Path)}, p.Args...), Env: p.Env, Dir: p.Dir,
+		Path: bin, Args: p.Args, Env: p.Env, Dir: p.Dir,
 		Stdin: p.Stdin, Stdout: p.Stdout, Stderr: stderr,
 	})
 	res.ExitCode = code
@@ -194,7 +195,7 @@ func runCompiled(ctx context.Context, p Program, o *options) (Result, error) {
 	return res, nil
 }
 
-// execSpec is what proc.Spec will carry once package proc lands.
+// execSpec is what the compiled program is started with.
 type execSpec struct {
 	Path           string
 	Args, Env      []string
@@ -203,40 +204,29 @@ type execSpec struct {
 	Stdout, Stderr io.Writer
 }
 
-// startAndWait runs an executable in its own process group and waits for
-// it; cancelling ctx kills the whole group. It returns the exit code
-// (128+signal when killed by a signal).
+// startAndWait runs an executable through package proc (its own process
+// group, SIGTERM then SIGKILL to the whole group when ctx ends, killed if
+// the host dies) and waits for it. It returns the exit code (128+signal
+// when a signal killed it).
 func startAndWait(ctx context.Context, s execSpec) (int, error) {
-	cmd := exec.Command(s.Path)
-	cmd.Args = s.Args
-	cmd.Env = s.Env
-	if cmd.Env == nil {
-		cmd.Env = []string{}
+	env := s.Env
+	if env == nil {
+		env = []string{} // the program's environment is exactly Program.Env
 	}
-	cmd.Dir = s.Dir
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.Stdin, s.Stdout, s.Stderr
-	setProcAttr(cmd)
-	if err := cmd.Start(); err != nil {
-		return -1, err
-	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	var err error
-	select {
-	case err = <-waited:
-	case <-ctx.Done():
-		killGroup(cmd)
-		<-waited
-		return -1, ctx.Err()
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return exitCode(ee), nil
-	}
+	p, err := proc.Start(ctx, proc.Spec{
+		Path: s.Path, Args: s.Args, Env: env, Dir: s.Dir,
+		Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr,
+	})
 	if err != nil {
 		return -1, err
 	}
-	return 0, nil
+	select {
+	case <-p.Done():
+	case <-ctx.Done():
+		<-p.Done() // proc stops the group when ctx ends
+		return -1, ctx.Err()
+	}
+	return p.ExitCode(), nil
 }
 
 // tailBuffer keeps the last max bytes written to it.
