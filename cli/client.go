@@ -108,7 +108,9 @@ func (d *daemonConn) runInteractive(ctx context.Context, spec api.JobSpec, stdin
 	if err := st.send(ctx, api.RunReq{Spec: spec}); err != nil {
 		return 0, fmt.Errorf("run: %w", err)
 	}
-	first, err := st.recv(ctx)
+	fctx, fcancel := context.WithTimeout(ctx, opTimeout)
+	first, err := st.recv(fctx)
+	fcancel()
 	if err != nil {
 		return 0, fmt.Errorf("run: %w", err)
 	}

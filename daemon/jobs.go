@@ -3,11 +3,13 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/warren-mesh/warren/daemon/api"
 	"github.com/warren-mesh/warren/internal/logging"
@@ -155,6 +157,15 @@ func (d *Daemon) attach(s *service.Stream, j api.Job) any {
 		}
 	}()
 	code, err := d.jobs.Attach(ctx, j.ID, pr, &streamWriter{ctx: ctx, s: s})
+	if ctx.Err() != nil {
+		// The client went away (Ctrl-C, a closed terminal): like a shell's
+		// SIGHUP, an interactive job does not outlive its terminal.
+		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if _, serr := d.jobs.StopJob(sctx, j.ID); serr != nil && !errors.Is(serr, job.ErrNotRunning) {
+			d.log.Warn("stopping a detached interactive job", logging.KeyJob, j.ID, logging.KeyErr, serr)
+		}
+		cancel()
+	}
 	stopPump()
 	pr.CloseWithError(io.ErrClosedPipe)
 	wg.Wait()

@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -474,4 +476,40 @@ func TestStopKillsWholeProcessGroup(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// Ctrl-C on `warren run -i` stops the interactive job: it does not outlive
+// its terminal.
+func TestInteractiveInterrupted(t *testing.T) {
+	n := newNode(t)
+	n.requireGroups()
+	n.start()
+	cmd := exec.Command(n.bin, "run", "-i", "--name", "held", "sleep", "300")
+	cmd.Env = n.env()
+	pr, pw, err := os.Pipe() // a stdin that never ends, like a terminal's
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	cmd.Stdin = pr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	var id string
+	testutil.Eventually(t, 30*time.Second, func() error {
+		for _, j := range n.jobs() {
+			if j.Spec.Name == "held" && j.State == "running" {
+				id = j.ID
+				return nil
+			}
+		}
+		return errors.New("interactive job not running yet")
+	})
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	j := n.waitState(id, "stopped", "exited", "failed")
+	if alive(j.PID) && j.PID != 0 {
+		t.Fatalf("job process %d survives", j.PID)
+	}
 }
