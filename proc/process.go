@@ -263,25 +263,18 @@ func (p *Process) Stop(ctx context.Context) error {
 	}
 }
 
-// wait is the process's owner goroutine: it waits for the leader to exit,
-// reaps it, then clears whatever is left of its process group.
-//
-// Reaping the leader first is safe: the kernel keeps the number pid
-// allocated while any process is still in group pid, so the group cannot be
-// confused with a new one while members remain; once they are gone the
-// number is only reused after the PID space wraps. It also makes the common
-// case cheap: when kill(-pid, 0) finds no member, no /proc scan is needed
-// (the scan dominated short-lived children such as stdio workers).
+// wait is the process's owner goroutine: it waits for the leader to exit
+// without reaping it, clears whatever is left of its process group, then
+// reaps. Keeping the leader a zombie until the group is empty pins the group
+// ID, and clearing the group first means a member that still holds the
+// output pipes cannot hold Done back until WaitDelay.
 func (p *Process) wait() {
 	defer close(p.done)
 	defer unregister(p.pid)
 
 	waitExitNoReap(p.pid)
-	err := p.cmd.Wait()
-	if syscall.Kill(-p.pid, 0) == nil {
-		p.sweepGroup()
-	}
-	p.err = err
+	p.sweepGroup()
+	p.err = p.cmd.Wait()
 	p.exitCode = exitCode(p.cmd.ProcessState)
 }
 

@@ -75,14 +75,17 @@ func allPIDs() ([]int, error) {
 }
 
 // GroupMembers returns the live (not zombie) processes whose process group
-// is pgid, excluding the pid except. It scans /proc.
+// is pgid, excluding the pid except. It reads /proc, but only the entries
+// that can be members of a group led by pgid (see groupCandidates), so the
+// common check after a short-lived child exits costs a directory read and a
+// handful of stat files rather than one per process on the machine.
 func GroupMembers(pgid, except int) []int {
 	pids, err := allPIDs()
 	if err != nil {
 		return nil
 	}
 	var out []int
-	for _, pid := range pids {
+	for _, pid := range groupCandidates(pgid, pids, lastPID()) {
 		if pid == except {
 			continue
 		}
@@ -93,6 +96,45 @@ func GroupMembers(pgid, except int) []int {
 		out = append(out, pid)
 	}
 	return out
+}
+
+// groupCandidates narrows pids to those allocated since pgid: the members of
+// a group are its leader (pid pgid) and processes created after it, and the
+// kernel hands out PIDs in increasing order until the counter wraps. last is
+// the most recently allocated PID, or -1 when unknown (then every pid is a
+// candidate). If last < pgid the counter wrapped after the leader started,
+// so the low PIDs up to last are candidates too.
+func groupCandidates(pgid int, pids []int, last int) []int {
+	if last < 0 {
+		return pids
+	}
+	var out []int
+	for _, pid := range pids {
+		var ok bool
+		if last >= pgid {
+			ok = pid >= pgid && pid <= last
+		} else {
+			ok = pid >= pgid || pid <= last // the counter wrapped since the leader started
+		}
+		if ok {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// lastPID reads the PID most recently allocated in this PID namespace, or
+// returns -1 when the kernel does not say.
+func lastPID() int {
+	b, err := os.ReadFile("/proc/sys/kernel/ns_last_pid")
+	if err != nil {
+		return -1
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // Alive reports whether pid names a process that is not a zombie.
