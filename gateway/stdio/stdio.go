@@ -322,7 +322,9 @@ var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Trans
 // and its body is streamed to the client as it is produced, flushed after
 // every read. The child is killed when RequestTimeout passes (504 if nothing
 // was sent yet, else the response is cut), when its output passes
-// MaxOutput, when the client goes away, and when the server closes.
+// MaxOutput, when the client goes away, when the server closes, and Grace
+// after its output has ended if it has not exited by then (the response is
+// complete at the end of its output).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.enter() {
 		http.Error(w, "503 service unavailable: gateway shutting down", http.StatusServiceUnavailable)
@@ -468,15 +470,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	<-p.Done()
-	if context.Cause(cctx) != nil {
+	// The body is complete once the child's output ends. A child that
+	// closed its stdout but lingers (cleanup work, a stray wait) would hold
+	// the response open until RequestTimeout (forever without one) and then
+	// see it cut: give it Grace to exit, then stop it, and end the response
+	// cleanly.
+	lingerT := time.NewTimer(s.grace())
+	select {
+	case <-p.Done():
+	case <-lingerT.C:
+		cancel(errLingered)
+		<-p.Done()
+	}
+	lingerT.Stop()
+	if cause := context.Cause(cctx); cause != nil && cause != errLingered {
 		// The deadline (or shutdown) killed the child mid-body: do not let
 		// the truncated body look complete.
 		panic(http.ErrAbortHandler)
 	}
 }
 
-var errTooBigBody = errors.New("stdio: request body too large")
+var (
+	errTooBigBody = errors.New("stdio: request body too large")
+	errLingered   = errors.New("stdio: worker closed its output but did not exit")
+)
 
 // Serve accepts connections on l until ctx ends or Close is called, and
 // serves each according to Mode. In http and auto mode, HTTP connections are

@@ -505,6 +505,28 @@ func TestShellWrapperLeavesNoOrphan(t *testing.T) {
 	f.noChildren(t)
 }
 
+// TestHTTPChildLingeringAfterOutput: a worker that closes its stdout (the
+// response is complete) and then keeps running gets the response delivered
+// whole, and is stopped after Grace rather than at the request deadline.
+func TestHTTPChildLingeringAfterOutput(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	f := newFixture(t, config.StdioHTTP, func(s *Server) {
+		s.Path = "sh"
+		s.Args = []string{"-c", `echo $$ > "$PIDDIR/$$"; printf 'Content-Type: text/plain\n\nok'; exec >&-; sleep 300`}
+		s.RequestTimeout = time.Minute // the old behaviour cut the body here
+	})
+	resp, err := f.client.Get(f.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || string(body) != "ok" {
+		t.Fatalf("%d %q %v", resp.StatusCode, body, err)
+	}
+	f.noChildren(t)
+}
+
 func TestStreamShutdownKillsChild(t *testing.T) {
 	testutil.VerifyNoLeaks(t)
 	f := newFixture(t, config.StdioStream, nil, "cat")
