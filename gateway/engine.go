@@ -441,10 +441,17 @@ func (e *Engine) newBackend(port string, r config.Route, i int) (*backend.Backen
 			cfg.Addr = "stdio"
 			break
 		}
-		cfg.Launch = e.launcher(bc, r.StopGrace.Std())
+		var sock *activationSocket
+		if rd := r.Readiness; rd != nil && rd.Type == config.ReadySocket {
+			sock = &activationSocket{addr: bc.Addr(), name: name}
+			cfg.OnClose = sock.close
+		}
+		cfg.Launch = e.launcher(bc, r.StopGrace.Std(), sock)
 		if rd := r.Readiness; rd != nil {
 			switch rd.Type {
-			case config.ReadyNone:
+			case config.ReadyNone, config.ReadySocket:
+				// socket: the gateway's socket is listening before the
+				// process runs; connections wait in its backlog.
 				cfg.Check = func(context.Context) error { return nil }
 			case config.ReadyHTTP:
 				addr, path := bc.Addr(), rd.Path
@@ -456,7 +463,9 @@ func (e *Engine) newBackend(port string, r config.Route, i int) (*backend.Backen
 }
 
 // launcher starts a backend's process through package proc.
-func (e *Engine) launcher(bc config.Backend, grace time.Duration) backend.Launcher {
+// With sock (readiness type socket) the process gets the listening socket
+// as fd 3 and the systemd variables, through activationWrapper.
+func (e *Engine) launcher(bc config.Backend, grace time.Duration, sock *activationSocket) backend.Launcher {
 	return func(ctx context.Context, logs io.Writer) (backend.Process, error) {
 		env := os.Environ()
 		keys := make([]string, 0, len(bc.Env))
@@ -469,10 +478,21 @@ func (e *Engine) launcher(bc config.Backend, grace time.Duration) backend.Launch
 		}
 		// The process outlives the start's ctx: proc.Start would stop it
 		// when ctx ends, so hand it a context that never does.
-		p, err := proc.Start(context.WithoutCancel(ctx), proc.Spec{
+		spec := proc.Spec{
 			Path: bc.Cmd, Args: bc.Args, Env: env, Dir: bc.Cwd,
 			Stdout: logs, Stderr: logs, Grace: grace,
-		})
+		}
+		if sock != nil {
+			f, err := sock.file(ctx)
+			if err != nil {
+				return nil, err
+			}
+			spec.Path = "/bin/sh"
+			spec.Args = append([]string{"-c", activationWrapper, bc.Cmd}, bc.Args...)
+			spec.Env = activationEnv(env, sock.name)
+			spec.ExtraFiles = []*os.File{f}
+		}
+		p, err := proc.Start(context.WithoutCancel(ctx), spec)
 		if err != nil {
 			return nil, err
 		}

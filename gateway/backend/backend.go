@@ -112,6 +112,10 @@ type Config struct {
 	// OnEvent, if set, is told about starts, start failures, restarts and
 	// stops ("start", "ready", "start_failed", "exit", "idle_stop", "kill").
 	OnEvent func(event string)
+	// OnClose, if set, runs once when Close has stopped the process (to
+	// release what the Launcher holds across starts, such as a socket
+	// activation listener).
+	OnClose func()
 }
 
 // Stats is a snapshot of a backend.
@@ -147,7 +151,8 @@ type Backend struct {
 	state    atomic.Int32
 	active   atomic.Int64
 	requests atomic.Uint64
-	lastUsed atomic.Int64 // unix nanos of the last Release
+	lastUsed atomic.Int64  // unix nanos of the last Release
+	gen      atomic.Uint64 // processes that became ready (Generation)
 
 	mu       sync.Mutex
 	att      *attempt      // current start, while Starting
@@ -270,6 +275,11 @@ func (b *Backend) Available() bool {
 	}
 	return b.passive.Healthy(now)
 }
+
+// Generation counts the processes that became ready. A connection pool
+// that sees it change holds keep-alive connections to a process that is
+// gone and should drop its idle ones.
+func (b *Backend) Generation() uint64 { return b.gen.Load() }
 
 // Logs returns the captured output, oldest line first.
 func (b *Backend) Logs() []string { return b.logs.Lines(0) }
@@ -407,6 +417,7 @@ func (b *Backend) finishStart(att *attempt, p Process, err error) {
 	case err == nil:
 		b.proc = p
 		b.lastErr = nil
+		b.gen.Add(1)
 		b.setStateLocked(Ready)
 	case b.closing:
 		att.err = ErrStopped
@@ -733,6 +744,9 @@ func (b *Backend) Close(ctx context.Context) error {
 		b.setStateLocked(Stopped)
 	}
 	b.mu.Unlock()
+	if b.cfg.OnClose != nil {
+		b.cfg.OnClose()
+	}
 	return err
 }
 

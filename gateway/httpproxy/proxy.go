@@ -39,7 +39,8 @@ type Target struct {
 	// (the gateway's health handler); Backend may still hold its state.
 	Internal fasthttp.RequestHandler
 
-	hc *fasthttp.HostClient
+	hc  *fasthttp.HostClient
+	gen atomic.Uint64 // Backend.Generation the idle connections belong to
 }
 
 // NewTarget wraps a backend with its own keep-alive connection pool.
@@ -388,6 +389,11 @@ func (p *Proxy) acquireFailed(ctx *fasthttp.RequestCtx, err error) {
 // forward sends the request to t and streams the response back. sent
 // reports whether any byte may have reached the backend.
 func (p *Proxy) forward(ctx *fasthttp.RequestCtx, pool *Pool, t *Target) (sent bool, err error) {
+	if g := t.Backend.Generation(); g != t.gen.Load() && t.gen.Swap(g) != g {
+		// A new process: idle connections to the old one are dead (a
+		// request on one would fail after it was sent).
+		t.hc.CloseIdleConnections()
+	}
 	resp := fasthttp.AcquireResponse()
 	if pool.RequestTimeout > 0 {
 		err = t.hc.DoTimeout(&ctx.Request, resp, pool.RequestTimeout)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -40,7 +41,7 @@ func main() {
 	}
 	time.Sleep(*delay)
 	if *tcpAddr != "" {
-		ln, err := net.Listen("tcp", *tcpAddr)
+		ln, err := listen(*tcpAddr)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -89,7 +90,7 @@ func main() {
 		fmt.Printf("pid %d listening on %s\n", os.Getpid(), ln.Addr())
 	}
 	if *httpAddr != "" {
-		ln, err := net.Listen("tcp", *httpAddr)
+		ln, err := listen(*httpAddr)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -148,4 +149,30 @@ func main() {
 	}
 	<-sig
 	fmt.Printf("pid %d stopping\n", os.Getpid())
+}
+
+// listen uses the socket the gateway passed as fd 3 (socket activation,
+// systemd's protocol: LISTEN_FDS, LISTEN_PID) when there is one, once.
+func listen(addr string) (net.Listener, error) {
+	if os.Getenv("LISTEN_FDS") == "" {
+		return net.Listen("tcp", addr)
+	}
+	if n, _ := strconv.Atoi(os.Getenv("LISTEN_FDS")); n != 1 {
+		return nil, fmt.Errorf("LISTEN_FDS=%q, want 1", os.Getenv("LISTEN_FDS"))
+	}
+	if pid, _ := strconv.Atoi(os.Getenv("LISTEN_PID")); pid != os.Getpid() {
+		return nil, fmt.Errorf("LISTEN_PID=%q, want this process's pid %d", os.Getenv("LISTEN_PID"), os.Getpid())
+	}
+	name := os.Getenv("LISTEN_FDNAMES")
+	os.Unsetenv("LISTEN_FDS")
+	os.Unsetenv("LISTEN_PID")
+	os.Unsetenv("LISTEN_FDNAMES")
+	f := os.NewFile(3, name)
+	ln, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("socket activation: %w", err)
+	}
+	fmt.Printf("pid %d activated with socket %q on %s\n", os.Getpid(), name, ln.Addr())
+	return ln, nil
 }

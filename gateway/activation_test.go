@@ -1,0 +1,105 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/warren-mesh/warren/gateway/backend"
+	"github.com/warren-mesh/warren/internal/testutil"
+)
+
+// TestSocketActivation: with readiness type socket the gateway opens the
+// backend's socket itself and passes it as fd 3 (LISTEN_FDS=1, LISTEN_PID
+// = the backend's pid, which the test backend checks and refuses to start
+// without). The backend sleeps 300ms before it accepts: every concurrent
+// first request still succeeds, from one process, because connections
+// wait in the socket's backlog. The socket outlives the process (a kill,
+// then a connect to the dormant backend's port still succeeds) and is
+// closed with the backend.
+func TestSocketActivation(t *testing.T) {
+	leakCheck(t)
+	pub, in := port(t), port(t)
+	doc := `{"routes": {` + httpRoute(pub, "act", in, `"readiness": {"type": "socket"},`, "-delay", "300ms") + `}}`
+	e := startEngine(t, mustConfig(t, doc), Options{})
+	if st := e.Status().Routes[0].Backends[0].State; st != backend.Dormant {
+		t.Fatalf("before the first request: %s", st)
+	}
+	var wg sync.WaitGroup
+	bodies := make(chan string, 30)
+	for range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, body := get(t, "http://127.0.0.1:"+pub+"/pid")
+			if code != 200 {
+				t.Errorf("status %d: %s", code, body)
+			}
+			bodies <- body
+		}()
+	}
+	wg.Wait()
+	close(bodies)
+	seen := map[string]int{}
+	for b := range bodies {
+		seen[b]++
+	}
+	st := e.Status().Routes[0].Backends[0]
+	if len(seen) != 1 || st.Starts != 1 || st.State != backend.Ready {
+		t.Fatalf("responses from %v, status %+v", seen, st)
+	}
+	first := st.PID
+	activated := func(pid int) func() error {
+		return func() error {
+			logs, _ := e.Logs(pub + "/b")
+			want := fmt.Sprintf("pid %d activated with socket %q on 127.0.0.1:%s", pid, "b", in)
+			for _, l := range logs {
+				if strings.Contains(l, want) {
+					return nil
+				}
+			}
+			return fmt.Errorf("no %q in logs %q", want, logs)
+		}
+	}
+	testutil.Eventually(t, 10*time.Second, activated(first))
+
+	// Kill: the process goes, the socket stays (connections queue).
+	if err := e.Kill(pub + "/b"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, gone(first))
+	testutil.Eventually(t, 10*time.Second, func() error {
+		if s := e.Status().Routes[0].Backends[0].State; s != backend.Dormant {
+			return fmt.Errorf("state %s", s)
+		}
+		return nil
+	})
+	c, err := net.Dial("tcp", "127.0.0.1:"+in)
+	if err != nil {
+		t.Fatalf("dormant backend's socket refused a connection: %v", err)
+	}
+	c.Close()
+	code, body := get(t, "http://127.0.0.1:"+pub+"/pid")
+	second := e.Status().Routes[0].Backends[0].PID
+	if code != 200 || body != fmt.Sprint(second) || second == first {
+		t.Fatalf("after kill: %d %q (pid %d, first %d)", code, body, second, first)
+	}
+	testutil.Eventually(t, 10*time.Second, activated(second))
+
+	// Shutdown: process gone and the port free again.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, gone(second))
+	ln, err := net.Listen("tcp", "127.0.0.1:"+in)
+	if err != nil {
+		t.Fatalf("socket still held after shutdown: %v", err)
+	}
+	ln.Close()
+}
