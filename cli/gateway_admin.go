@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -29,14 +31,17 @@ type adminClient struct {
 	path  string
 }
 
-func newAdminClient(flag string) (*adminClient, error) {
+func newAdminClient(op, flag string) (*adminClient, error) {
 	path, err := gatewayConfigPath(flag)
 	if err != nil {
 		return nil, err
 	}
 	cfg, err := config.Load(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: no gateway config at %s: the running gateway is found through its config file; pass the one it runs with (--config), or start one with 'warren gateway', which writes the default there", op, path)
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	c := &adminClient{path: path}
 	tr := &http.Transport{DisableKeepAlives: true}
@@ -82,7 +87,8 @@ func (c *adminClient) do(ctx context.Context, method, path string, body []byte, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("gateway: admin API at %s: %w (is the gateway running?)", c.base, err)
+		return fmt.Errorf("gateway: admin API at %s (from %s): %w (is a gateway running with this config? "+
+			"If its admin address was edited since it started, it still listens on the old one until restarted: kill -HUP <pid> reloads the routes)", c.base, c.path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -120,7 +126,10 @@ func gatewayAdminCmds(env *Env, cfgPath *string) []*cobra.Command {
   warren gateway status -o json --config ./gateway.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newAdminClient(*cfgPath)
+			if output != "" && output != "text" && output != "json" {
+				return Usagef("gateway status: unknown output format %q (want text or json)", output)
+			}
+			c, err := newAdminClient("gateway status", *cfgPath)
 			if err != nil {
 				return err
 			}
@@ -128,13 +137,10 @@ func gatewayAdminCmds(env *Env, cfgPath *string) []*cobra.Command {
 			if err := c.do(cmd.Context(), "GET", "/status", nil, &st); err != nil {
 				return err
 			}
-			switch output {
-			case "json":
+			if output == "json" {
 				return printJSON(env.Stdout, st)
-			case "", "text":
-				return printGatewayStatus(env.Stdout, st)
 			}
-			return Usagef("gateway status: unknown output format %q (want text or json)", output)
+			return printGatewayStatus(env.Stdout, st)
 		},
 	}
 	status.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
@@ -147,7 +153,7 @@ func gatewayAdminCmds(env *Env, cfgPath *string) []*cobra.Command {
   warren gateway logs 8090`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newAdminClient(*cfgPath)
+			c, err := newAdminClient("gateway logs", *cfgPath)
 			if err != nil {
 				return err
 			}
@@ -169,7 +175,7 @@ func gatewayAdminCmds(env *Env, cfgPath *string) []*cobra.Command {
 		Example: `  warren gateway kill 8080/app`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newAdminClient(*cfgPath)
+			c, err := newAdminClient("gateway kill", *cfgPath)
 			if err != nil {
 				return err
 			}
@@ -192,7 +198,7 @@ connections and processes. An invalid file changes nothing.`,
   warren gateway reload --config ./gateway.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newAdminClient(*cfgPath)
+			c, err := newAdminClient("gateway reload", *cfgPath)
 			if err != nil {
 				return err
 			}

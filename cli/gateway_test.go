@@ -364,3 +364,31 @@ func TestGatewayLaunch(t *testing.T) {
 		t.Fatalf("no gateway.log: %v", err)
 	}
 }
+
+// TestGatewayClientErrors: the client commands' mistakes that need no
+// running gateway give a usage exit code or a message that says what to do.
+func TestGatewayClientErrors(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nope.json")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		err  string
+	}{
+		// The format is a usage error, found before anything is read.
+		{"bad output format", []string{"gateway", "status", "-o", "yaml", "--config", missing}, 2, `unknown output format "yaml"`},
+		{"status without config", []string{"gateway", "status", "--config", missing}, 1, "gateway status: no gateway config at " + missing},
+		{"kill without config", []string{"gateway", "kill", "--config", missing, "8080"}, 1, "gateway kill: no gateway config at"},
+		{"reload without config", []string{"gateway", "reload", "--config", missing}, 1, "start one with 'warren gateway'"},
+		{"logs needs a ref", []string{"gateway", "logs"}, 2, "accepts 1 arg"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := run(t, tt.args...)
+			if code != tt.code || !strings.Contains(errOut, tt.err) {
+				t.Fatalf("code %d (want %d), stderr %q (want %q)", code, tt.code, errOut, tt.err)
+			}
+		})
+	}
+}
