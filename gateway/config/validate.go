@@ -222,10 +222,25 @@ func (c Config) validateRoute(rp, port string, r Route, add func(string, string,
 		if b.Weight < 0 {
 			add(bp+".weight", "must not be negative, got %d", b.Weight)
 		}
-		for k := range b.Env {
+		for k, v := range b.Env {
 			if k == "" || strings.ContainsAny(k, "=\x00") {
 				add(bp+".env", "bad variable name %q", k)
+			} else if strings.ContainsRune(v, 0) {
+				add(fmt.Sprintf("%s.env[%q]", bp, k), "a NUL byte cannot be passed to a program")
 			}
+		}
+		// execve(2) takes NUL-terminated strings: a NUL would make every
+		// start fail later with a bare "invalid argument".
+		if strings.ContainsRune(b.Cmd, 0) {
+			add(bp+".cmd", "a NUL byte cannot be passed to a program")
+		}
+		for j, a := range b.Args {
+			if strings.ContainsRune(a, 0) {
+				add(fmt.Sprintf("%s.args[%d]", bp, j), "a NUL byte cannot be passed to a program")
+			}
+		}
+		if strings.ContainsRune(b.Cwd, 0) {
+			add(bp+".cwd", "a NUL byte cannot be a directory name")
 		}
 		if b.InternalPort != "" {
 			if _, err := ParsePort(b.InternalPort); err != nil {
