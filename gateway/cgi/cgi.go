@@ -46,7 +46,8 @@ type EnvOptions struct {
 // section 4.1, HTTP_* variables for the request headers, and REQUEST_URI,
 // REMOTE_PORT and HTTPS as most servers add them.
 //
-// Security: a header named Proxy is dropped (HTTP_PROXY would steer the
+// Security: AUTH_TYPE and REMOTE_USER are never set (the gateway
+// authenticates no one); a header named Proxy is dropped (HTTP_PROXY would steer the
 // child's own outgoing requests: "httpoxy"), and so are header names holding
 // an underscore, which would otherwise be indistinguishable from a hyphen
 // and let a client forge variables (nginx and Apache do the same).
@@ -114,10 +115,11 @@ func Env(r *http.Request, o EnvOptions) []string {
 	if r.TLS != nil {
 		set("HTTPS", "on")
 	}
-	if user, _, ok := r.BasicAuth(); ok {
-		set("AUTH_TYPE", "Basic")
-		set("REMOTE_USER", user)
-	}
+	// AUTH_TYPE and REMOTE_USER are left unset: RFC 3875 (4.1.1, 4.1.11)
+	// gives them to a child whose server authenticated the user, and the
+	// gateway checks no password. Set from a Basic header, REMOTE_USER would
+	// be whatever name a client typed, trusted by scripts as verified. The
+	// child still sees the credentials in HTTP_AUTHORIZATION to check itself.
 	if r.ContentLength > 0 {
 		set("CONTENT_LENGTH", strconv.FormatInt(r.ContentLength, 10))
 	} // else unknown (chunked) or empty: unset, RFC 3875 4.1.2; the body ends at EOF on stdin
