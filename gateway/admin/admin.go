@@ -252,7 +252,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, code
 // guard applies the Host, Origin, token and content-type checks.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.hostAllowed(r.Host) {
+		if !s.hostAllowed(r.Host, localIP(r)) {
 			s.refuse(w, r, http.StatusForbidden, "bad_host", fmt.Sprintf("host %q is not this gateway's admin API (DNS rebinding?)", r.Host))
 			return
 		}
@@ -309,7 +309,21 @@ func tokenEqual(got, want string) bool {
 	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }
 
-func (s *Server) hostAllowed(host string) bool {
+// localIP is the address the request's connection arrived on (nil for a
+// unix socket).
+func localIP(r *http.Request) net.IP {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+		return a.IP
+	}
+	return nil
+}
+
+// hostAllowed accepts "localhost", the configured names, and IP literals
+// that are loopback or the address the connection arrived on: a client
+// names the address it connected to. Any other literal is refused, notably
+// 0.0.0.0 and [::], which browsers route to this machine from a public
+// page ("0.0.0.0 day") while the page's requests then carry that Host.
+func (s *Server) hostAllowed(host string, local net.IP) bool {
 	h := host
 	if hh, _, err := net.SplitHostPort(host); err == nil {
 		h = hh
@@ -321,7 +335,10 @@ func (s *Server) hostAllowed(host string) bool {
 	if h == "" {
 		return strings.HasPrefix(s.Listen, "unix:") // HTTP/1.0 over a unix socket
 	}
-	if net.ParseIP(h) != nil || strings.EqualFold(h, "localhost") {
+	if ip := net.ParseIP(h); ip != nil {
+		return ip.IsLoopback() || (local != nil && !local.IsUnspecified() && ip.Equal(local))
+	}
+	if strings.EqualFold(h, "localhost") {
 		return true
 	}
 	return slices.ContainsFunc(s.AllowedHosts, func(a string) bool { return strings.EqualFold(strings.TrimSuffix(a, "."), h) })

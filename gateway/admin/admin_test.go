@@ -174,6 +174,9 @@ func TestRefusals(t *testing.T) {
 		{"no content type", req{method: "POST", path: "/validate", body: good, header: map[string]string{"Content-Type": ""}}, 415, "bad_content_type"},
 		{"no token beats rebinding check order", req{method: "GET", path: "/status", host: "evil.test", noToken: true}, 403, "bad_host"},
 		{"rebinding name starting with an IP", req{method: "GET", path: "/status", host: "127.0.0.1.evil.test:9800"}, 403, "bad_host"},
+		{"unspecified address (0.0.0.0 day)", req{method: "GET", path: "/status", host: "0.0.0.0:9800"}, 403, "bad_host"},
+		{"unspecified IPv6 address", req{method: "GET", path: "/status", host: "[::]:9800"}, 403, "bad_host"},
+		{"another machine's address", req{method: "GET", path: "/status", host: "192.0.2.1"}, 403, "bad_host"},
 		{"rebinding name under localhost.", req{method: "GET", path: "/status", host: "localhost.evil.test"}, 403, "bad_host"},
 		{"config body over the limit", req{method: "PUT", path: "/config", body: `{"routes":{}, "x": "` + strings.Repeat("a", config.MaxSize) + `"}`}, 413, "too_large"},
 		{"validate body over the limit", req{method: "POST", path: "/validate", body: strings.Repeat(" ", config.MaxSize+1)}, 413, "too_large"},
@@ -201,6 +204,7 @@ func TestAllowedCallers(t *testing.T) {
 		{method: "GET", path: "/status", host: "localhost.:" + port},
 		{method: "GET", path: "/status", host: "[::1]:" + port},
 		{method: "GET", path: "/status", host: "[::1]"},
+		{method: "GET", path: "/status", host: "127.0.0.2:" + port}, // all of 127/8 is this machine
 		{method: "GET", path: "/status", noToken: true, header: map[string]string{"Authorization": "bearer " + token}},
 		{method: "GET", path: "/status", header: map[string]string{"Origin": "http://dash.test:3000"}},
 		{method: "GET", path: "/status", header: map[string]string{"Origin": f.base}},
