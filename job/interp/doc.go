@@ -26,5 +26,13 @@
 //
 // The standard library symbol tables interpreted code can import live in
 // job/interp/stdlib, generated for the Go release that builds warren; build
-// tag lite links a reduced set.
+// tag lite links a reduced set. job/interp/servicesyms makes warren's
+// service library importable too. WithSymbols adds more tables; give the
+// lowering the same tables with WithLowerer(lower.NewLowerer(...)).
+//
+// Compiled programs run through package proc: their own process group,
+// stopped as a group when ctx ends, killed if the host process dies.
+//
+// internal/interprun is a minimal command around Run, used by the corpus
+// test to run programs in a child process built without -race.
 package interp

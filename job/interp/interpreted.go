@@ -125,7 +125,25 @@ func runInterpreted(ctx context.Context, p Program, o *options) (res Result, err
 	prog, err := compile(it, low)
 	if err != nil {
 		res.ExitCode = 1
-		return res, toError(err, true)
+		cerr := toError(err, true)
+		var e *Error
+		if !errors.As(cerr, &e) || e.File != "" {
+			return res, cerr
+		}
+		{
+			// Yaegi panicked without a position: name the construct the
+			// lowering could not rewrite, or at least the program.
+			e.File = p.Path
+			if len(low.Unsupported) > 0 {
+				if m := posRE.FindStringSubmatch(low.Unsupported[0]); m != nil {
+					e.File = m[1]
+					e.Line, _ = strconv.Atoi(m[2])
+					e.Col, _ = strconv.Atoi(m[3])
+					e.Msg += " (not lowered: " + m[4] + ")"
+				}
+			}
+		}
+		return res, e
 	}
 
 	if err := ctx.Err(); err != nil {
