@@ -475,8 +475,11 @@ func (r *route) handleTCP(c net.Conn) {
 		}
 		tried[idx] = true
 		cand := pool.backends[idx]
-		if err := cand.Acquire(r.connCtx); err != nil {
+		if err := cand.AcquireConn(r.connCtx, c); err != nil {
 			lastErr = err
+			if errors.Is(err, backend.ErrClientGone) {
+				break
+			}
 			continue
 		}
 		d := net.Dialer{Timeout: 10 * time.Second}

@@ -129,6 +129,7 @@ type Stats struct {
 	Requests  uint64    `json:"requests"`
 	Starts    uint64    `json:"starts"`
 	Failures  uint64    `json:"failures"`
+	Waiting   int       `json:"waiting,omitempty"` // requests queued behind a start
 	LastError string    `json:"last_error,omitempty"`
 	Since     time.Time `json:"since"`
 	Healthy   bool      `json:"healthy"`
@@ -762,6 +763,7 @@ func (b *Backend) Stats() Stats {
 		Requests: b.requests.Load(),
 		Starts:   b.starts,
 		Failures: b.failures,
+		Waiting:  b.waiters,
 		Since:    b.since,
 		LastPID:  b.lastPID,
 		Healthy:  b.passive.Healthy(time.Now()),

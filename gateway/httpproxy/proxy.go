@@ -27,6 +27,10 @@ import (
 // HopHeader carries the IDs of the warren gateways a request went through.
 const HopHeader = "X-Warren-Hops"
 
+// StatusClientClosed is recorded for a request whose client hung up
+// while it waited for a cold start (nginx's 499).
+const StatusClientClosed = 499
+
 // streamThreshold is the request body size above which bodies are streamed
 // to the backend instead of buffered.
 const streamThreshold = 4 << 20
@@ -305,7 +309,7 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		b := t.Backend
-		if err := b.Acquire(ctx); err != nil {
+		if err := b.AcquireConn(ctx, ctx.Conn()); err != nil {
 			lastErr = err
 			if n > 1 && retryableAcquire(err) {
 				continue
@@ -382,6 +386,11 @@ func (p *Proxy) acquireFailed(ctx *fasthttp.RequestCtx, err error) {
 		code = fasthttp.StatusGatewayTimeout
 	case errors.Is(err, backend.ErrQueueFull), errors.Is(err, backend.ErrStopped):
 		code = fasthttp.StatusServiceUnavailable
+	case errors.Is(err, backend.ErrClientGone):
+		// Nobody reads the answer; 499 (nginx's "client closed request")
+		// is what the metrics record.
+		code = StatusClientClosed
+		ctx.SetConnectionClose()
 	}
 	p.fail(ctx, code, err.Error())
 }
@@ -614,7 +623,7 @@ func (p *Proxy) upgrade(ctx *fasthttp.RequestCtx, pool *Pool) int {
 		return idx
 	}
 	b := t.Backend
-	if err := b.Acquire(ctx); err != nil {
+	if err := b.AcquireConn(ctx, ctx.Conn()); err != nil {
 		p.acquireFailed(ctx, err)
 		return idx
 	}
