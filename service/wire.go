@@ -413,6 +413,12 @@ func (w *wireConn) readFor(ctx context.Context, st *Stream) error {
 		if w.closeErr() != nil {
 			return nil
 		}
+		if !corked && st.in.ready() {
+			// The previous reader handed st its item after recv looked
+			// and before it took the token: reading now could wait for
+			// a frame that never comes.
+			return nil
+		}
 		f, err := w.rd.Next()
 		if err == nil {
 			_, _, err = w.handle(f)
@@ -441,9 +447,6 @@ func (w *wireConn) readFor(ctx context.Context, st *Stream) error {
 			w.uncorkNow()
 			corked = false
 		}
-		if st.in.ready() {
-			return nil
-		}
 	}
 }
 
@@ -467,8 +470,13 @@ func (w *wireConn) runInline(j job) bool {
 	w.stealTimer.Reset(inlineBudget)
 	w.svc.srv.run(j)
 	w.svc.srv.pool.giveBack()
+	if !w.inline.CompareAndSwap(run|inlineRunning, run|inlineReading) {
+		// Stolen: the timer now belongs to the new reader's runs, and
+		// stopping it could leave a blocking handler of theirs unstolen.
+		return false
+	}
 	w.stealTimer.Stop()
-	return w.inline.CompareAndSwap(run|inlineRunning, run|inlineReading)
+	return true
 }
 
 // steal runs when an inline handler exceeds its budget (or, harmlessly, a
