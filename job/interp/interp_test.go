@@ -196,6 +196,11 @@ func TestExecCLI(t *testing.T) {
 		if code != 2 || out != "start\n" || !strings.Contains(errOut, "gopanic.go:11") || !strings.Contains(errOut, "boom in goroutine") {
 			t.Errorf("%s goroutine panic: code %d out %q stderr %q", mode, code, out, errOut)
 		}
+		// A callback that native code runs on its own goroutine.
+		out, errOut, code = run("--mode", mode, prog("afterfunc_panic.go"))
+		if code != 2 || out != "start\n" || !strings.Contains(errOut, "afterfunc_panic.go:11") || !strings.Contains(errOut, "boom in AfterFunc") {
+			t.Errorf("%s AfterFunc panic: code %d out %q stderr %q", mode, code, out, errOut)
+		}
 	}
 	_, errOut, code := run("--mode", "bogus", prog("exit3.go"))
 	if code != 2 || !strings.Contains(errOut, "unknown mode") {

@@ -41,11 +41,12 @@ func TestRewrites(t *testing.T) {
 		{"clear", `m := map[string]int{}; clear(m)`, []string{"delete(x, k)"}, nil},
 		{"slices", `s := []int{2, 1}; slices.Sort(s)`, []string{"__w_slices_Sort_"}, []string{"func __w_slices_Sort_", "(x []int)"}},
 		{"go guard", `go func() { println("x") }()`, []string{"__w_goPanic(recover())"}, nil},
+		{"afterfunc guard", `time.AfterFunc(0, func() {})`, []string{"__w_guardFunc(func() {})"}, []string{"func __w_guardFunc"}},
 		{"recover", `defer func() { _ = recover() }()`, []string{"__w_recovered(recover())"}, nil},
 		{"main renamed", ``, []string{"func __w_main()"}, []string{"func main() { __w_main();"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src := "package main\n\nimport \"slices\"\n\nvar _ = slices.Contains[[]int]\n\nfunc main() {\n\t" + tc.body + "\n}\n"
+			src := "package main\n\nimport (\n\t\"slices\"\n\t\"time\"\n)\n\nvar _ = slices.Contains[[]int]\nvar _ = time.Second\n\nfunc main() {\n\t" + tc.body + "\n}\n"
 			r := lowerSrc(t, src)
 			got := string(r.Files[0].Src)
 			if strings.Count(got, "\n") != strings.Count(src, "\n") {

@@ -308,6 +308,10 @@ func (lw *lowering) call(f *file, c *ast.CallExpr) {
 			lw.clear(f, c)
 		}
 	case *ast.SelectorExpr:
+		if o, ok := lw.info.Uses[fn.Sel].(*types.Func); ok && o.Pkg() != nil && isNativeGoroutine(o) {
+			lw.guardCallback(f, c.Args[len(c.Args)-1])
+			return
+		}
 		if o, ok := lw.info.Uses[fn.Sel].(*types.Func); ok && o.Pkg() != nil && o.Pkg().Path() == "errors" {
 			switch {
 			case o.Name() == "As" && len(c.Args) == 2:
@@ -943,4 +947,25 @@ func (lw *lowering) errorsHelper(f *file, c *ast.CallExpr, name, src string) {
 		lw.helpers.add(name, fmt.Sprintf(src, hn))
 	}
 	f.replace(c.Fun.Pos(), c.Fun.End(), hn)
+}
+
+// isNativeGoroutine says whether fn runs its func() argument (the last one)
+// on a goroutine of its own: a panic there would otherwise end the host.
+func isNativeGoroutine(fn *types.Func) bool {
+	switch fn.FullName() {
+	case "time.AfterFunc", "(*sync.WaitGroup).Go":
+		return true
+	}
+	return false
+}
+
+// guardCallback wraps a func() that native code runs on its own goroutine
+// so that a panic in it ends the program, as a go statement's does.
+func (lw *lowering) guardCallback(f *file, arg ast.Expr) {
+	if sig, ok := lw.typeOf(arg).(*types.Signature); !ok || sig.Params().Len() != 0 || sig.Results().Len() != 0 {
+		return
+	}
+	lw.helpers.add("goGuardFunc", "func __w_guardFunc(f func()) func() {\n\treturn func() {\n\t\tdefer func() { __w_goPanic(recover()) }()\n\t\tf()\n\t}\n}")
+	f.insert(arg.Pos(), "__w_guardFunc(")
+	f.insert(arg.End(), ")")
 }
