@@ -35,7 +35,7 @@ type route struct {
 	sel      balance.Selector
 
 	http    *httpproxy.Proxy
-	stdio   *stdio.Server
+	stdio   *stdioRoute
 	tcpPool atomic.Pointer[tcpPool]
 
 	serving   bool // serve was called (serveDone will close)
@@ -109,7 +109,7 @@ func (e *Engine) newRoute(port string, rc config.Route, trusted []string) (*rout
 	case config.ProtocolTCP:
 		r.tcpPool.Store(newTCPPool(r.backends, sel, rc.ConnIdleTimeout.Std()))
 	case config.ProtocolStdio:
-		r.stdio = e.stdioServer(port, rc, trusted, r.backends)
+		r.stdio = e.stdioServer(port, rc, trusted, r.backends, sel)
 	default:
 		r.closeBackends(context.Background(), r.backends)
 		return nil, fmt.Errorf("gateway: route %s: %w: protocol %q in this build", port, ErrUnsupported, rc.Protocol)

@@ -1,22 +1,168 @@
 package gateway
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/warren-mesh/warren/gateway/backend"
+	"github.com/warren-mesh/warren/gateway/balance"
 	"github.com/warren-mesh/warren/gateway/config"
 	"github.com/warren-mesh/warren/gateway/cors"
 	"github.com/warren-mesh/warren/gateway/stdio"
+	"github.com/warren-mesh/warren/internal/logging"
 )
 
-// stdioServer builds a stdio route's server (package gateway/stdio): one
-// child per connection (stream) or per request (http, CGI/1.1), started
-// through proc. A stdio route runs its first backend's program; the
-// backend object carries its logs (the children's stderr) and counters.
-func (e *Engine) stdioServer(port string, rc config.Route, trusted []string, bs []*backend.Backend) *stdio.Server {
-	bc := rc.Backends[0]
+// stdioRoute serves a stdio route: one child per connection (stream) or
+// per request (http, CGI/1.1), started through package gateway/stdio, one
+// stdio.Server per backend. With several backends, each request (http
+// mode) or connection (stream and auto mode, where a connection is one
+// child) goes to the backend the route's load_balance policy picks; the
+// backend object counts it (least_conn sees children in flight) and
+// carries its children's stderr and counters.
+type stdioRoute struct {
+	mode     string
+	servers  []*stdio.Server
+	backends []*backend.Backend
+	cands    []balance.Candidate
+	sel      balance.Selector
+
+	mu  sync.Mutex
+	lns []*connListener // stream/auto: per-backend listeners fed by Serve
+	wg  sync.WaitGroup
+}
+
+func (e *Engine) stdioServer(port string, rc config.Route, trusted []string, bs []*backend.Backend, sel balance.Selector) *stdioRoute {
+	sr := &stdioRoute{mode: rc.StdioMode, backends: bs, sel: sel}
+	if sr.mode == "" {
+		sr.mode = config.StdioStream
+	}
+	for i, b := range bs {
+		sr.cands = append(sr.cands, b)
+		sr.servers = append(sr.servers, e.stdioBackend(port, rc, trusted, i, b))
+	}
+	if sr.mode == config.StdioHTTP && len(bs) > 1 {
+		// The first server runs the route's HTTP server; its handler picks a
+		// backend per request and hands the request to that backend's server.
+		pol := cors.FromConfig(trusted, rc.CORS)
+		obs := e.observer()
+		names := make([]string, len(bs))
+		for i := range bs {
+			names[i] = config.BackendName(rc.Backends[i], i)
+		}
+		sr.servers[0].Middleware = func(http.Handler) http.Handler {
+			return pol.Middleware(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				start := time.Now()
+				i := sr.pick(clientIP(req.RemoteAddr))
+				if i < 0 {
+					http.Error(w, "warren gateway: no backend available", http.StatusServiceUnavailable)
+					return
+				}
+				b := bs[i]
+				if err := b.Acquire(req.Context()); err != nil {
+					http.Error(w, "warren gateway: "+err.Error(), http.StatusServiceUnavailable)
+					return
+				}
+				defer b.Release()
+				sw := &statusWriter{ResponseWriter: w, code: 200}
+				sr.servers[i].ServeHTTP(sw, req)
+				if obs != nil {
+					obs.Request(port, names[i], sw.code, time.Since(start))
+				}
+			}))
+		}
+	}
+	return sr
+}
+
+// pick chooses a backend for a request or connection.
+func (sr *stdioRoute) pick(ip string) int {
+	i := sr.sel.Select(sr.cands, ip)
+	if i < 0 && len(sr.cands) > 0 {
+		i = 0 // nothing in rotation: the first backend answers (its error, or a recovered worker)
+	}
+	return i
+}
+
+func clientIP(remote string) string {
+	h, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return remote
+	}
+	return h
+}
+
+// Serve accepts on ln until ctx ends or Close.
+func (sr *stdioRoute) Serve(ctx context.Context, ln net.Listener) error {
+	if len(sr.servers) == 1 || sr.mode == config.StdioHTTP {
+		return sr.servers[0].Serve(ctx, ln)
+	}
+	// stream and auto: a connection is one child; pick its backend here
+	// and hand it to that backend's server through a listener of its own.
+	sr.mu.Lock()
+	for range sr.servers {
+		sr.lns = append(sr.lns, newConnListener(ln.Addr()))
+	}
+	lns := sr.lns
+	sr.mu.Unlock()
+	errs := make([]error, len(lns))
+	for i, l := range lns {
+		sr.wg.Add(1)
+		go func() {
+			defer sr.wg.Done()
+			errs[i] = sr.servers[i].Serve(ctx, l)
+		}()
+	}
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var err error
+	for {
+		c, aerr := ln.Accept()
+		if aerr != nil {
+			if ctx.Err() == nil && !errors.Is(aerr, net.ErrClosed) {
+				err = fmt.Errorf("stdio: accept: %w", aerr)
+			}
+			break
+		}
+		i := sr.pick(clientIP(c.RemoteAddr().String()))
+		b := sr.backends[i]
+		if aerr := b.Acquire(ctx); aerr != nil {
+			c.Close()
+			continue
+		}
+		lns[i].push(&releaseConn{Conn: c, release: b.Release})
+	}
+	for _, l := range lns {
+		l.Close()
+	}
+	sr.wg.Wait()
+	return errors.Join(append(errs, err)...)
+}
+
+// Close stops every backend's children and waits for their handlers.
+func (sr *stdioRoute) Close(ctx context.Context) error {
+	sr.mu.Lock()
+	for _, l := range sr.lns {
+		l.Close()
+	}
+	sr.mu.Unlock()
+	var errs []error
+	for _, s := range sr.servers {
+		if err := s.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// stdioBackend builds the stdio.Server of backend i.
+func (e *Engine) stdioBackend(port string, rc config.Route, trusted []string, i int, b *backend.Backend) *stdio.Server {
+	bc := rc.Backends[i]
 	env := make([]string, 0, len(bc.Env))
 	keys := make([]string, 0, len(bc.Env))
 	for k := range bc.Env {
@@ -36,7 +182,8 @@ func (e *Engine) stdioServer(port string, rc config.Route, trusted []string, bs 
 		ConnIdleTimeout:   rc.ConnIdleTimeout.Std(),
 		ReadHeaderTimeout: rc.ReadHeaderTimeout.Std(),
 		Grace:             rc.StopGrace.Std(),
-		Log:               e.log,
+		Log:               e.log.With(logging.KeyRoute, port),
+		Stderr:            b.LogWriter(),
 	}
 	if rc.MaxOutputBytes > 0 {
 		s.MaxOutput = rc.MaxOutputBytes
@@ -44,13 +191,8 @@ func (e *Engine) stdioServer(port string, rc config.Route, trusted []string, bs 
 	if rc.MaxBodyBytes > 0 {
 		s.MaxBody = rc.MaxBodyBytes
 	}
-	var b *backend.Backend
-	if len(bs) > 0 {
-		b = bs[0]
-		s.Stderr = b.LogWriter()
-	}
 	obs := e.observer()
-	name := config.BackendName(bc, 0)
+	name := config.BackendName(bc, i)
 	if obs != nil {
 		s.OnStart = func() { obs.BackendEvent(port, name, "start") }
 		s.OnExit = func(code int, _ time.Duration) {
@@ -73,6 +215,63 @@ func (e *Engine) stdioServer(port string, rc config.Route, trusted []string, bs 
 	}
 	return s
 }
+
+// releaseConn releases its backend once, when the connection is closed.
+type releaseConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *releaseConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+// CloseWrite keeps half-close working through the wrapper.
+func (c *releaseConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
+}
+
+// connListener is a net.Listener fed with connections accepted elsewhere.
+type connListener struct {
+	addr net.Addr
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func newConnListener(a net.Addr) *connListener {
+	return &connListener{addr: a, ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *connListener) push(c net.Conn) {
+	select {
+	case l.ch <- c:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+func (l *connListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *connListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *connListener) Addr() net.Addr { return l.addr }
 
 // statusWriter remembers the status code for metrics; it forwards Flush so
 // CGI bodies keep streaming.
