@@ -429,8 +429,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case err == io.EOF:
 			http.Error(w, fmt.Sprintf("502 bad gateway: the worker exited (status %d) without a response", p.ExitCode()), http.StatusBadGateway)
 		default:
+			// The details quote the worker's output, which may hold what the
+			// client must not see (a stack trace, a variable): log only.
 			s.Log.Warn("stdio: bad worker response", logging.KeyErr, err)
-			http.Error(w, "502 bad gateway: "+err.Error(), http.StatusBadGateway)
+			http.Error(w, "502 bad gateway: the worker's response header is malformed (details in the gateway log)", http.StatusBadGateway)
 		}
 		return
 	}

@@ -267,6 +267,10 @@ func TestHTTPBadWorkers(t *testing.T) {
 			if resp.StatusCode != 502 || !strings.Contains(string(body), tc.want) {
 				t.Fatalf("%d %q", resp.StatusCode, body)
 			}
+			// What the worker printed stays in the gateway's log.
+			if strings.Contains(string(body), "not a header") {
+				t.Fatalf("worker output shown to the client: %q", body)
+			}
 		})
 	}
 	t.Run("missing program", func(t *testing.T) {
