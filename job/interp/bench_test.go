@@ -122,3 +122,33 @@ func BenchmarkCompiledStart(b *testing.B) {
 	b.ReportMetric(float64(cached.Microseconds())/1000/float64(b.N), "cached-ms")
 	b.ReportMetric(float64(first)/float64(cached), "x-first/cached")
 }
+
+// BenchmarkRunHello measures a whole interpreted run of a tiny program
+// (interpreter creation, symbol tables, lowering, compile, run), the
+// floor of an interpreted job's start, against a compiled run from the
+// build cache (a process start) in the same run.
+func BenchmarkRunHello(b *testing.B) {
+	p := interp.Program{Path: prog("exit3.go")}
+	var in, co time.Duration
+	cache := b.TempDir()
+	if _, err := exec.LookPath("go"); err == nil {
+		if _, _, err := interp.Build(context.Background(), p, interp.WithBuildCache(cache)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for range b.N {
+		t0 := time.Now()
+		if _, err := interp.Run(context.Background(), p, interp.Interpreted); err != nil {
+			b.Fatal(err)
+		}
+		in += time.Since(t0)
+		t0 = time.Now()
+		if _, err := interp.Run(context.Background(), p, interp.Compiled, interp.WithBuildCache(cache)); err != nil {
+			b.Fatal(err)
+		}
+		co += time.Since(t0)
+	}
+	b.ReportMetric(float64(in.Microseconds())/1000/float64(b.N), "interp-ms")
+	b.ReportMetric(float64(co.Microseconds())/1000/float64(b.N), "compiled-cached-ms")
+	b.ReportMetric(float64(in)/float64(co), "x-interp/compiled")
+}
