@@ -107,14 +107,16 @@ func runInterpreted(ctx context.Context, p Program, o *options) (res Result, err
 		Env:    p.Env,
 		GoPath: "/nonexistent/warren-gopath", // imports resolve to native tables only
 	})
-	if err := useSymbols(it, stdlib.Symbols); err != nil {
+	// Link only the packages the program imports (see selectSymbols).
+	imports := importSet(low)
+	if err := useSymbols(it, selectSymbols(stdlib.Symbols, imports)); err != nil {
 		return res, fmt.Errorf("interp: load stdlib: %w", err)
 	}
-	if err := useSymbols(it, servicesyms.Symbols); err != nil {
+	if err := useSymbols(it, selectSymbols(servicesyms.Symbols, imports)); err != nil {
 		return res, fmt.Errorf("interp: load service symbols: %w", err)
 	}
 	for _, s := range o.symbols {
-		if err := useSymbols(it, s); err != nil {
+		if err := useSymbols(it, selectSymbols(s, imports)); err != nil {
 			return res, fmt.Errorf("interp: load symbols: %w", err)
 		}
 	}
