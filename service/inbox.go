@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"reflect"
 	"sync"
 )
 
@@ -9,6 +10,15 @@ import (
 type item struct {
 	v   any
 	err error
+	ptr bool // v points to the value (decoded in place: no copy into an interface)
+}
+
+// value returns the item's value as sent.
+func (it item) value() any {
+	if it.ptr {
+		return reflect.ValueOf(it.v).Elem().Interface()
+	}
+	return it.v
 }
 
 // inbox is a stream's unbounded FIFO of inbound items. Unbounded so that one

@@ -54,6 +54,7 @@ type job struct {
 	msg  KnownMessage
 	prio int
 	seq  uint64
+	ptr  bool // msg is a pointer to the registered value type (see deliver)
 }
 
 var errPoolClosed = errors.New("worker pool closed")

@@ -311,10 +311,14 @@ func (sv *service) knownMsg(v any) (KnownMessage, int, bool) {
 // on st, else back as an ErrUnknownMsg error. With inline set, a known
 // message that could start at once is returned for the caller to run
 // (runInline), saving a goroutine hand-off.
-func (sv *service) deliver(st *Stream, v any, inline bool) (j job, runInline bool, err error) {
+//
+// With byPtr set, v points to the message (see decodeMsg); a value
+// receiver's Handle is then called through the pointer, with no copy of
+// the message into an interface.
+func (sv *service) deliver(st *Stream, v any, byPtr, inline bool) (j job, runInline bool, err error) {
 	if km, prio, ok := sv.knownMsg(v); ok {
 		st.active.Add(1)
-		j = job{st: st, msg: km, prio: prio}
+		j = job{st: st, msg: km, prio: prio, ptr: byPtr}
 		if inline && sv.srv.pool.borrow() {
 			return j, true, nil
 		}
@@ -324,8 +328,11 @@ func (sv *service) deliver(st *Stream, v any, inline bool) (j job, runInline boo
 		}
 		return job{}, false, nil
 	}
-	if st.active.Load() > 0 && st.in.push(item{v: v}) {
+	if st.active.Load() > 0 && st.in.push(item{v: v, ptr: byPtr}) {
 		return job{}, false, nil
+	}
+	if byPtr {
+		v = reflect.ValueOf(v).Elem().Interface() // for the message's %T
 	}
 	return job{}, false, st.Send(&RemoteError{
 		Msg: fmt.Sprintf("service: %s/%s: %v: %T is not a known message and no handler is receiving", sv.publisher, sv.name, ErrUnknownMsg, v),
@@ -353,7 +360,11 @@ func (s *Server) handle(j job) (reply any) {
 			name := j.st.svc.publisher + "/" + j.st.svc.name
 			s.log.Error("service: handler panicked", logging.KeyService, name, "msg", fmt.Sprintf("%T", j.msg),
 				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			reply = &RemoteError{Msg: fmt.Sprintf("service: %s: handler of %T: %v: %v", name, j.msg, ErrHandlerPanic, r), Err: ErrHandlerPanic}
+			t := reflect.TypeOf(j.msg)
+			if j.ptr {
+				t = t.Elem() // name the message type, not the pointer it was decoded into
+			}
+			reply = &RemoteError{Msg: fmt.Sprintf("service: %s: handler of %s: %v: %v", name, t, ErrHandlerPanic, r), Err: ErrHandlerPanic}
 		}
 	}()
 	return j.msg.Handle(j.st)

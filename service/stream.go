@@ -135,7 +135,7 @@ func (s *Stream) SendContext(ctx context.Context, v any) error {
 		}
 		return nil
 	}
-	_, _, err := s.pc.svc.deliver(s.peer, v, false)
+	_, _, err := s.pc.svc.deliver(s.peer, v, false, false)
 	return err
 }
 
@@ -160,7 +160,7 @@ func (s *Stream) RecvContext(ctx context.Context, v any) error {
 	if it.err != nil {
 		return it.err
 	}
-	return assign(v, it.v)
+	return assign(v, it)
 }
 
 // SendRecv sends req and waits for the next value (its reply).
@@ -236,10 +236,10 @@ func (s *Stream) closedErr(op string) error {
 	return fmt.Errorf("service: %s: %w", op, ErrStreamClosed)
 }
 
-// assign stores v into the variable dst points to.
-func assign(dst, v any) error {
+// assign stores the item's value into the variable dst points to.
+func assign(dst any, it item) error {
 	if p, ok := dst.(*any); ok {
-		*p = v
+		*p = it.value()
 		return nil
 	}
 	if dst == nil {
@@ -250,6 +250,22 @@ func assign(dst, v any) error {
 		return fmt.Errorf("service: recv: need a non-nil pointer, got %T", dst)
 	}
 	ev := rv.Elem()
+	if it.ptr {
+		// v points to a decoded T: copy it out, or hand over the pointer
+		// to a *T destination.
+		vp := reflect.ValueOf(it.v)
+		vv, et := vp.Elem(), ev.Type()
+		switch {
+		case vv.Type().AssignableTo(et):
+			ev.Set(vv)
+		case et.Kind() == reflect.Pointer && vv.Type().AssignableTo(et.Elem()):
+			ev.Set(vp)
+		default:
+			return fmt.Errorf("service: recv: got %s, want %s", vv.Type(), et)
+		}
+		return nil
+	}
+	v := it.v
 	vv := reflect.ValueOf(v)
 	vt, et := vv.Type(), ev.Type()
 	switch {

@@ -174,6 +174,20 @@ func init() {
 	}
 }
 
+// decodeMsg decodes a message payload of a registered type into a new
+// variable and returns a pointer to it; byPtr says the message is the
+// pointed-to value (the type was registered as a value), which saves
+// copying it into an interface (an allocation) where the receiver can take
+// it from the pointer.
+func decodeMsg(ti *typeInfo, payload []byte) (p any, byPtr bool, err error) {
+	rp := reflect.New(ti.base)
+	p = rp.Interface()
+	if err := decMode.Unmarshal(payload, p); err != nil {
+		return nil, false, err
+	}
+	return p, !ti.ptr, nil
+}
+
 // decodeValue decodes a payload of a registered type.
 func decodeValue(ti *typeInfo, payload []byte) (any, error) {
 	p := reflect.New(ti.base)

@@ -555,7 +555,7 @@ func (w *wireConn) handle(f codec.Frame) (job, bool, error) {
 		if ti == nil {
 			return job{}, false, &codec.FrameError{Err: ErrUnknownType, Reason: fmt.Sprintf("type %q on stream %d", f.Type, f.Stream)}
 		}
-		v, err := decodeValue(ti, f.Payload)
+		v, byPtr, err := decodeMsg(ti, f.Payload)
 		if err != nil {
 			return job{}, false, &codec.FrameError{Err: ErrMalformed, Reason: fmt.Sprintf("%s payload: %v", ti.name, err)}
 		}
@@ -567,14 +567,14 @@ func (w *wireConn) handle(f codec.Frame) (job, bool, error) {
 				}
 				return job{}, false, &codec.FrameError{Err: ErrMalformed, Reason: fmt.Sprintf("more than %d open streams", MaxStreams)}
 			}
-			j, inline, err := w.svc.deliver(st, v, true)
+			j, inline, err := w.svc.deliver(st, v, byPtr, true)
 			if err != nil {
 				return job{}, false, nil // server closing
 			}
 			return j, inline, nil
 		}
 		if st := w.stream(f.Stream); st != nil {
-			st.in.push(item{v: v})
+			st.in.push(item{v: v, ptr: byPtr})
 		}
 	case codec.KindErr:
 		var rec errRecord

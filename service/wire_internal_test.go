@@ -2,8 +2,10 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,5 +36,51 @@ func TestReadForItemAlreadyThere(t *testing.T) {
 	}
 	if it, ok, _ := st.in.tryPop(); !ok || it.v != "reply" {
 		t.Fatalf("inbox: got %v, %v", it, ok)
+	}
+}
+
+type assignMsg struct {
+	S string
+	N int
+}
+
+// TestAssignDecodedInPlace: a message decoded into a new variable and
+// passed by pointer (item.ptr) reaches every kind of Recv destination as
+// the value that was sent, exactly as an item holding the value does.
+func TestAssignDecodedInPlace(t *testing.T) {
+	want := assignMsg{S: "x", N: 7}
+	for _, ptr := range []bool{false, true} {
+		mk := func() item {
+			if ptr {
+				v := want
+				return item{v: &v, ptr: true}
+			}
+			return item{v: want}
+		}
+		t.Run(map[bool]string{false: "value", true: "pointer"}[ptr], func(t *testing.T) {
+			var v assignMsg
+			if err := assign(&v, mk()); err != nil || v != want {
+				t.Fatalf("*T: %v %v", v, err)
+			}
+			var p *assignMsg
+			if err := assign(&p, mk()); err != nil || p == nil || *p != want {
+				t.Fatalf("**T: %v %v", p, err)
+			}
+			var a any
+			if err := assign(&a, mk()); err != nil || a != any(want) {
+				t.Fatalf("*any: %#v %v", a, err)
+			}
+			var s fmt.Stringer
+			if err := assign(&s, mk()); err == nil {
+				t.Fatalf("*fmt.Stringer: want a type error, got %v", s)
+			}
+			var n int
+			if err := assign(&n, mk()); err == nil || !strings.Contains(err.Error(), "want int") {
+				t.Fatalf("*int: %v", err)
+			}
+			if err := assign(nil, mk()); err != nil {
+				t.Fatalf("nil: %v", err)
+			}
+		})
 	}
 }
