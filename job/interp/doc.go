@@ -29,6 +29,11 @@
 // tag lite links a reduced set. job/interp/servicesyms makes warren's
 // service library importable too. WithSymbols adds more tables; give the
 // lowering the same tables with WithLowerer(lower.NewLowerer(...)).
+// Each interpreter links only the packages its program imports (a whole
+// table would cost about 2 MB and 2 ms per job), and Yaegi's generic
+// cmp/maps/slices sources only for a program that imports one of those;
+// the per-job streams and environment Yaegi sets up for its standard
+// library are then set by this package instead (symsel.go, jobos.go).
 //
 // Compiled programs run through package proc: their own process group,
 // stopped as a group when ctx ends, killed if the host process dies.

@@ -2,13 +2,20 @@ package interp
 
 import (
 	"flag"
+	"fmt"
+	"go/constant"
 	"io/fs"
 	"log"
 	"log/slog"
+	"maps"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/warren-mesh/warren/job/interp/rt"
@@ -45,11 +52,20 @@ func (r *run) overrides(s *stdio) map[string]map[string]reflect.Value {
 	args := append([]string{r.name}, r.p.Args...)
 	slogDefault := slog.New(slog.NewTextHandler(stderr, nil))
 
+	env := newJobEnv(r.p.Env)
+
 	osSyms := map[string]reflect.Value{
-		"Stdin":  reflect.ValueOf(&stdin).Elem(),
-		"Stdout": reflect.ValueOf(&stdout).Elem(),
-		"Stderr": reflect.ValueOf(&stderr).Elem(),
-		"Exit":   reflect.ValueOf(r.exit),
+		"Getenv":    reflect.ValueOf(env.get),
+		"LookupEnv": reflect.ValueOf(env.lookup),
+		"Setenv":    reflect.ValueOf(env.set),
+		"Unsetenv":  reflect.ValueOf(env.unset),
+		"Clearenv":  reflect.ValueOf(env.clear),
+		"Environ":   reflect.ValueOf(env.environ),
+		"ExpandEnv": reflect.ValueOf(func(s string) string { return os.Expand(s, env.get) }),
+		"Stdin":     reflect.ValueOf(&stdin).Elem(),
+		"Stdout":    reflect.ValueOf(&stdout).Elem(),
+		"Stderr":    reflect.ValueOf(&stderr).Elem(),
+		"Exit":      reflect.ValueOf(r.exit),
 		"Getwd": reflect.ValueOf(func() (string, error) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
@@ -207,7 +223,27 @@ func (r *run) overrides(s *stdio) map[string]map[string]reflect.Value {
 			return nil, nil
 		}),
 	}
+	// The standard streams of fmt, as Yaegi's fixStdlib sets them (see
+	// fmtKey), with the interface wrappers of the originals.
+	fmtSyms := map[string]reflect.Value{
+		"Print":   reflect.ValueOf(func(a ...any) (int, error) { return fmt.Fprint(stdout, a...) }),
+		"Printf":  reflect.ValueOf(func(f string, a ...any) (int, error) { return fmt.Fprintf(stdout, f, a...) }),
+		"Println": reflect.ValueOf(func(a ...any) (int, error) { return fmt.Fprintln(stdout, a...) }),
+		"Scan":    reflect.ValueOf(func(a ...any) (int, error) { return fmt.Fscan(stdin, a...) }),
+		"Scanf":   reflect.ValueOf(func(f string, a ...any) (int, error) { return fmt.Fscanf(stdin, f, a...) }),
+		"Scanln":  reflect.ValueOf(func(a ...any) (int, error) { return fmt.Fscanln(stdin, a...) }),
+	}
+	for n, orig := range map[string]any{
+		"Print": fmt.Print, "Printf": fmt.Printf, "Println": fmt.Println,
+		"Scan": fmt.Scan, "Scanf": fmt.Scanf, "Scanln": fmt.Scanln,
+	} {
+		if types := stdlib.MapTypes[reflect.ValueOf(orig)]; types != nil {
+			mt[fmtSyms[n]] = types
+		}
+	}
 	out := map[string]map[string]reflect.Value{
+		fmtKey:                   fmtSyms,
+		"math/bits/bits":         {"UintSize": reflect.ValueOf(constant.MakeInt64(bits.UintSize))},
 		"os/os":                  osSyms,
 		"log/log":                logSyms,
 		"flag/flag":              flagSyms,
@@ -217,6 +253,64 @@ func (r *run) overrides(s *stdio) map[string]map[string]reflect.Value {
 	}
 	if _, ok := stdlib.Symbols["log/slog/slog"]; ok {
 		out["log/slog/slog"] = slogSyms
+	}
+	return out
+}
+
+// jobEnv is a program's environment: its own, never the host's (what
+// Yaegi's fixStdlib does, made safe for a program's goroutines).
+type jobEnv struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func newJobEnv(kvs []string) *jobEnv {
+	e := &jobEnv{m: make(map[string]string, len(kvs))}
+	for _, kv := range kvs {
+		k, v, _ := strings.Cut(kv, "=")
+		e.m[k] = v
+	}
+	return e
+}
+
+func (e *jobEnv) get(k string) string {
+	v, _ := e.lookup(k)
+	return v
+}
+
+func (e *jobEnv) lookup(k string) (string, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	v, ok := e.m[k]
+	return v, ok
+}
+
+func (e *jobEnv) set(k, v string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.m[k] = v
+	return nil
+}
+
+func (e *jobEnv) unset(k string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.m, k)
+	return nil
+}
+
+func (e *jobEnv) clear() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	clear(e.m)
+}
+
+func (e *jobEnv) environ() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]string, 0, len(e.m))
+	for _, k := range slices.Sorted(maps.Keys(e.m)) {
+		out = append(out, k+"="+e.m[k])
 	}
 	return out
 }

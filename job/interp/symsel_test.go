@@ -65,3 +65,44 @@ func TestUnimportedPackageStaysUnknown(t *testing.T) {
 		t.Fatalf("err = %v, want an error at noimport.go:6", err)
 	}
 }
+
+// TestStdioAndEnvWithAndWithoutGenericSources checks what Yaegi's own
+// standard library set-up did, now done by the job's overrides: fmt reads
+// and writes the job's streams (keeping a script type's String method),
+// and os sees the job's environment only, both for a program that needs
+// Yaegi's generic sources (it imports slices) and for one that does not.
+func TestStdioAndEnvWithAndWithoutGenericSources(t *testing.T) {
+	const body = `
+type name string
+
+func (n name) String() string { return "<" + string(n) + ">" }
+
+func main() {
+	var word string
+	fmt.Scanln(&word)
+	os.Setenv("B", "2")
+	fmt.Println(name(word), os.Environ(), os.Getenv("HOME") == "", os.ExpandEnv("$A$B"))
+	%s
+}
+`
+	for _, tc := range []struct{ name, imports, extra, want string }{
+		{"plain", `import ("fmt"; "os")`, ``, "<hi> [A=1 B=2] true 12\n"},
+		{"generic", `import ("fmt"; "os"; "slices")`, `fmt.Println(slices.Contains([]int{1, 2}, 2))`, "<hi> [A=1 B=2] true 12\ntrue\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "p.go")
+			src := "package main\n\n" + tc.imports + "\n" + strings.Replace(body, "%s", tc.extra, 1)
+			if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			p := interp.Program{Path: path, Env: []string{"A=1"}, Stdin: strings.NewReader("hi\n"), Stdout: &out}
+			if _, err := interp.Run(context.Background(), p, interp.Interpreted); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tc.want {
+				t.Fatalf("output %q, want %q", out.String(), tc.want)
+			}
+		})
+	}
+}
