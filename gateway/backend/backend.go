@@ -261,20 +261,23 @@ func (b *Backend) Weight() int { return max(b.cfg.Weight, 1) }
 
 // Available reports whether a request sent here now may be served
 // (balance.Candidate): not stopped, not in backoff, passively healthy.
+//
+// A ready, healthy backend answers with two atomic loads: the balancer
+// asks on every request, so the clock is read only when a backoff or a
+// passive-health cooldown is in force.
 func (b *Backend) Available() bool {
-	now := time.Now()
 	switch b.State() {
 	case Stopped:
 		return false
 	case Failed:
 		b.mu.Lock()
-		wait := now.Before(b.retryAt)
+		wait := time.Now().Before(b.retryAt)
 		b.mu.Unlock()
 		if wait {
 			return false
 		}
 	}
-	return b.passive.Healthy(now)
+	return b.passive.Up()
 }
 
 // Generation counts the processes that became ready. A connection pool

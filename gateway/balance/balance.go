@@ -257,6 +257,13 @@ func (p *Passive) Healthy(now time.Time) bool {
 	return d == 0 || now.UnixNano() >= d
 }
 
+// Up is Healthy at the current time; it reads the clock only while the
+// backend is out of rotation.
+func (p *Passive) Up() bool {
+	d := p.downUntil.Load()
+	return d == 0 || time.Now().UnixNano() >= d
+}
+
 // Reset puts the backend back in rotation and forgets its failures.
 func (p *Passive) Reset() {
 	p.mu.Lock()

@@ -280,13 +280,18 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 
 	n := len(pool.Targets)
 	clientIP := ""
-	if pool.needIP {
+	if pool.needIP && n > 1 {
 		clientIP = remoteIP(ctx)
 	}
 	var lastErr error
 	tried := uint64(0) // bitmask of tried targets (first 64)
 	for attempt := 0; attempt < n; attempt++ {
-		idx := pool.Selector.Select(pool.cands, clientIP)
+		idx := 0
+		if n > 1 {
+			// One target needs no choice: a backend that cannot take the
+			// request answers with its own error (Acquire), as lastResort would.
+			idx = pool.Selector.Select(pool.cands, clientIP)
+		}
 		if idx >= 0 && idx < 64 && tried&(1<<idx) != 0 {
 			idx = nextUntried(pool, tried)
 		}
@@ -514,6 +519,30 @@ func remoteIP(ctx *fasthttp.RequestCtx) string {
 
 var hopHeaders = []string{"Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "TE", "Trailer", "Upgrade"}
 
+// hopHeaderLen has a bit set for the length of every hop-by-hop name, so
+// that one pass over the request's headers, mostly comparing lengths,
+// tells whether any needs deleting.
+var hopHeaderLen = func() uint64 {
+	var m uint64
+	for _, k := range hopHeaders {
+		m |= 1 << len(k)
+	}
+	return m
+}()
+
+func hasHopHeader(h *fasthttp.RequestHeader) bool {
+	for k := range h.All() {
+		if len(k) < 64 && hopHeaderLen&(1<<len(k)) != 0 {
+			for _, hk := range hopHeaders {
+				if bytes.EqualFold(k, []byte(hk)) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 func dropHopHeaders(h *fasthttp.RequestHeader) {
 	// Headers named in Connection are hop-by-hop too.
 	if c := h.Peek("Connection"); len(c) > 0 {
@@ -523,8 +552,10 @@ func dropHopHeaders(h *fasthttp.RequestHeader) {
 			}
 		}
 	}
-	for _, k := range hopHeaders {
-		h.Del(k)
+	if hasHopHeader(h) {
+		for _, k := range hopHeaders {
+			h.Del(k)
+		}
 	}
 	h.ResetConnectionClose()
 }
