@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"path"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +21,7 @@ func newDaemonCmd(env *Env) *cobra.Command {
 	var (
 		workdir      string
 		controlGroup string
+		gw           bool
 	)
 	c := &cobra.Command{
 		Use:   "daemon",
@@ -31,12 +34,23 @@ dir: --workdir, else $WARREN_WORKDIR, else $XDG_STATE_HOME/warren or
 once naming the first one's PID. Job groups keep running when the daemon
 stops and are re-adopted when it starts again.
 
+The daemon embeds the gateway (see "warren gateway --help") when
+WORKDIR/gateway.json exists, or with --gateway, which writes the documented
+default there on first start (a health route on 127.0.0.1:18080, the admin
+API on 127.0.0.1:9800 with its token in WORKDIR/admin.token). A bad gateway
+config or a port in use is a fatal start-up error (exit 1). SIGHUP reloads
+gateway.json: unchanged routes keep their connections and processes; an
+invalid file is refused, logged, and nothing changes. Stopping the daemon
+stops the gateway and its backends; job groups keep running.
+
 Under systemd (Type=notify, see contrib/warren.service) the daemon reports
 READY=1 once it serves.`,
 		Example: `  warren daemon
   warren daemon --workdir /var/lib/warren --control-group warren
   WARREN_WORKDIR=/tmp/node1 warren daemon &
-  WARREN_WORKDIR=/tmp/node1 warren info`,
+  WARREN_WORKDIR=/tmp/node1 warren info
+  warren daemon --gateway                  # also run the gateway from WORKDIR/gateway.json
+  kill -HUP $(pgrep -f 'warren daemon')    # reload the edited gateway.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			wd, err := daemon.ResolveWorkDir(workdir)
@@ -52,12 +66,27 @@ READY=1 once it serves.`,
 				Log:          env.Log,
 				ControlGroup: controlGroup,
 				NotifySocket: notify,
+				Gateway:      gw,
 			}
+			// Catch SIGHUP before starting: its default action would end
+			// the daemon if one arrived during start-up.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
 			ctx := cmd.Context()
 			if err := d.Start(ctx); err != nil {
 				return err
 			}
-			<-ctx.Done()
+			for done := false; !done; {
+				select {
+				case <-hup:
+					// Refused reloads are logged by the daemon; it
+					// keeps serving with the running config.
+					_ = d.ReloadGateway()
+				case <-ctx.Done():
+					done = true
+				}
+			}
 			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			return d.Close(cctx)
@@ -65,6 +94,7 @@ READY=1 once it serves.`,
 	}
 	addWorkdirFlag(c, &workdir)
 	c.Flags().StringVar(&controlGroup, "control-group", "", "Unix group whose members may control this daemon (besides its user and root)")
+	c.Flags().BoolVar(&gw, "gateway", false, "run the gateway even without WORKDIR/gateway.json (writes the documented default there)")
 	return c
 }
 
@@ -113,6 +143,9 @@ func newInfoCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if in.Gateway.Routes == nil {
+				in.Gateway.Routes = []api.GatewayRoute{}
+			}
 			if output == outJSON {
 				return writeJSON(env.Stdout, in)
 			}
@@ -128,12 +161,46 @@ func newInfoCmd(env *Env) *cobra.Command {
 				[2]string{"Started", timeString(in.Started)},
 				[2]string{"Uptime", humanDuration(time.Duration(in.UptimeSec * float64(time.Second)))},
 				[2]string{"Work dir", in.WorkDir},
+				[2]string{"Gateway", gatewaySummary(in.Gateway)},
+				[2]string{"Gateway config", in.Gateway.Config},
+				[2]string{"Gateway routes", gatewayRoutes(in.Gateway)},
 			)
 		},
 	}
 	addWorkdirFlag(c, &workdir)
 	addOutputFlag(c, &output)
 	return c
+}
+
+// gatewaySummary says whether the embedded gateway runs, and where its admin
+// API listens.
+func gatewaySummary(g api.GatewayInfo) string {
+	if !g.Running {
+		return "not running"
+	}
+	if g.Admin != "" {
+		return "running (admin " + g.Admin + ")"
+	}
+	return "running"
+}
+
+// gatewayRoutes lists the routes as "LISTEN NAME (PROTOCOL)", comma separated.
+func gatewayRoutes(g api.GatewayInfo) string {
+	if len(g.Routes) == 0 {
+		return "-"
+	}
+	rs := make([]string, 0, len(g.Routes))
+	for _, r := range g.Routes {
+		s := r.Listen + " " + r.Protocol
+		if r.Name != "" {
+			s += " " + r.Name
+		}
+		if !r.Listening {
+			s += " (not listening)"
+		}
+		rs = append(rs, s)
+	}
+	return strings.Join(rs, ", ")
 }
 
 func fetchInfo(ctx context.Context, workdir string) (api.Info, error) {

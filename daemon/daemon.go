@@ -37,11 +37,17 @@ type Daemon struct {
 	ExeArgs []string
 	// Backoff paces restarts of jobs and of group processes that die.
 	Backoff proc.Backoff
+	// Gateway runs the gateway even when WORKDIR/gateway.json does not exist
+	// yet, writing the documented default there first. Without it the
+	// gateway runs only when that file exists, so several daemons (tests)
+	// run side by side without fighting over the default ports.
+	Gateway bool
 
 	mu      sync.Mutex
 	auth    authorizer
 	srv     *service.Server
 	jobs    *job.Manager
+	gw      *Gateway // nil: no gateway runs
 	started time.Time
 	nodeID  string
 	lock    *instanceLock
@@ -98,6 +104,9 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	}
 	d.started = time.Now()
 	if err := d.startJobs(ctx); err != nil {
+		return err
+	}
+	if err := d.startGateway(ctx); err != nil {
 		return err
 	}
 	if err := d.startService(); err != nil {

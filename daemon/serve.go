@@ -61,5 +61,6 @@ func (d *Daemon) info() api.Info {
 		PID:       os.Getpid(),
 		Started:   d.started,
 		UptimeSec: d.Uptime().Seconds(),
+		Gateway:   d.gatewayInfo(),
 	}
 }

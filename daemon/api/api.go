@@ -33,6 +33,27 @@ type Info struct {
 	// UptimeSec is measured by the daemon, so it is right whatever the
 	// caller's clock says.
 	UptimeSec float64 `json:"uptime_sec"`
+	// Gateway is the embedded gateway: whether it runs, its config file
+	// (WORKDIR/gateway.json) and its routes.
+	Gateway GatewayInfo `json:"gateway"`
+}
+
+// GatewayInfo describes the gateway embedded in the daemon.
+type GatewayInfo struct {
+	Running bool           `json:"running"`
+	Config  string         `json:"config"`
+	Admin   string         `json:"admin,omitempty"` // admin API URL
+	Routes  []GatewayRoute `json:"routes"`
+}
+
+// GatewayRoute is one route of the embedded gateway.
+type GatewayRoute struct {
+	Port      string `json:"port"`
+	Name      string `json:"name"`
+	Protocol  string `json:"protocol"`
+	Listen    string `json:"listen"`
+	Listening bool   `json:"listening"`
+	Backends  int    `json:"backends"`
 }
 
 // JobSpec says what to run. Paths are absolute: the CLI resolves them against

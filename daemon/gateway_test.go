@@ -1,0 +1,165 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warren-mesh/warren/gateway/httpproxy"
+	"github.com/warren-mesh/warren/internal/testutil"
+)
+
+// healthRoutes is a gateway config with one route per port, each served by
+// the gateway's internal health backend, and the admin API on adminPort.
+func healthRoutes(adminPort int, ports ...int) string {
+	var rs []string
+	for _, p := range ports {
+		rs = append(rs, fmt.Sprintf(`"%d": {"protocol": "http", "backends": [{"cmd": "internal"}]}`, p))
+	}
+	return fmt.Sprintf(`{"dashboard_port": "%d", "routes": {%s}}`, adminPort, strings.Join(rs, ", "))
+}
+
+func getOK(t *testing.T, port int) string {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
+	if err != nil {
+		t.Fatalf("route %d: %v", port, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("route %d: status %d %q", port, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+func refused(port int) bool {
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 2*time.Second)
+	if err == nil {
+		c.Close()
+		return false
+	}
+	return true
+}
+
+// TestDaemonGatewayOptIn: no gateway.json, no gateway; with one, the daemon
+// serves its routes, reloads an edit, refuses an invalid edit without a
+// change, and closes every port on Close.
+func TestDaemonGatewayOptIn(t *testing.T) {
+	testutil.VerifyNoLeaks(t, httpproxy.FasthttpIgnores...)
+	ctx := context.Background()
+
+	t.Run("absent", func(t *testing.T) {
+		d := &Daemon{WorkDir: t.TempDir()}
+		if err := d.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close(ctx)
+		if in := d.info().Gateway; in.Running || in.Config != GatewayConfigPath(d.WorkDir) || len(in.Routes) != 0 {
+			t.Fatalf("gateway info without gateway.json = %+v", in)
+		}
+		if err := d.ReloadGateway(); err != nil {
+			t.Fatalf("reload without a gateway: %v", err)
+		}
+	})
+
+	dir := t.TempDir()
+	admin, p1, p2 := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
+	path := GatewayConfigPath(dir)
+	if err := os.WriteFile(path, []byte(healthRoutes(admin, p1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := &Daemon{WorkDir: dir}
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			d.Close(ctx)
+		}
+	}()
+	if body := getOK(t, p1); !strings.Contains(body, d.NodeID()) {
+		t.Fatalf("health route does not report the node id %s: %s", d.NodeID(), body)
+	}
+	in := d.info().Gateway
+	if !in.Running || len(in.Routes) != 1 || in.Routes[0].Port != fmt.Sprint(p1) {
+		t.Fatalf("gateway info = %+v", in)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "admin.token")); err != nil {
+		t.Fatalf("admin token not created next to the config: %v", err)
+	}
+
+	if err := os.WriteFile(path, []byte(healthRoutes(admin, p1, p2)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ReloadGateway(); err != nil {
+		t.Fatal(err)
+	}
+	getOK(t, p2)
+	if n := len(d.info().Gateway.Routes); n != 2 {
+		t.Fatalf("%d routes after reload; want 2", n)
+	}
+
+	if err := os.WriteFile(path, []byte(`{"routes": {"1": {"protocol": "gopher"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := d.ReloadGateway()
+	if err == nil || !strings.Contains(err.Error(), "protocol") || !strings.Contains(err.Error(), path) {
+		t.Fatalf("invalid reload: %v; want a refusal naming %s and the field", err, path)
+	}
+	getOK(t, p1)
+	getOK(t, p2)
+
+	if err := d.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	closed = true
+	for _, p := range []int{p1, p2, admin} {
+		if !refused(p) {
+			t.Errorf("port %d still open after Close", p)
+		}
+	}
+}
+
+// TestDaemonGatewayBadConfigFailsStart: with Daemon.Gateway an existing
+// file is used as it is (never overwritten by the default); a bad one fails
+// Start naming the file and the field, and frees the work dir.
+func TestDaemonGatewayBadConfigFailsStart(t *testing.T) {
+	testutil.VerifyNoLeaks(t, httpproxy.FasthttpIgnores...)
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := GatewayConfigPath(dir)
+	if err := os.WriteFile(path, []byte(`{"routes": {"8080": {"backends": []}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := &Daemon{WorkDir: dir, Gateway: true}
+	err := d.Start(ctx)
+	if err == nil {
+		d.Close(ctx)
+		t.Fatal("start with a bad gateway config succeeded")
+	}
+	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "backends") {
+		t.Fatalf("start error %q does not name %s and the field", err, path)
+	}
+	// The work dir is free again, and the file was left as it was.
+	if b, err := os.ReadFile(path); err != nil || !strings.Contains(string(b), `"8080"`) {
+		t.Fatalf("gateway.json changed by a failed start: %q %v", b, err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	d2 := &Daemon{WorkDir: dir}
+	if err := d2.Start(ctx); err != nil {
+		t.Fatalf("second start after a failed one: %v", err)
+	}
+	d2.Close(ctx)
+}
