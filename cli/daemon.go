@@ -40,7 +40,8 @@ default there on first start (a health route on 127.0.0.1:18080, the admin
 API on 127.0.0.1:9800 with its token in WORKDIR/admin.token). A bad gateway
 config or a port in use is a fatal start-up error (exit 1). SIGHUP reloads
 gateway.json: unchanged routes keep their connections and processes; an
-invalid file is refused, logged, and nothing changes. Stopping the daemon
+invalid file is refused, logged, and nothing changes; a gateway.json
+created while the daemon runs starts the gateway. Stopping the daemon
 stops the gateway and its backends; job groups keep running.
 
 Under systemd (Type=notify, see contrib/warren.service) the daemon reports

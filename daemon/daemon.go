@@ -47,7 +47,8 @@ type Daemon struct {
 	auth    authorizer
 	srv     *service.Server
 	jobs    *job.Manager
-	gw      *Gateway // nil: no gateway runs
+	gw      *Gateway   // nil: no gateway runs
+	gwStart sync.Mutex // serialises starting the gateway on reload
 	started time.Time
 	nodeID  string
 	lock    *instanceLock

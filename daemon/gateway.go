@@ -242,21 +242,37 @@ func (d *Daemon) startGateway(ctx context.Context) error {
 		return err
 	}
 	d.mu.Lock()
+	if d.closed {
+		// A SIGHUP-started gateway racing Close: the closers have run.
+		d.mu.Unlock()
+		return errors.Join(errors.New("gateway: start: daemon closed"), g.Close(context.WithoutCancel(ctx)))
+	}
 	d.gw = g
+	d.closers = append(d.closers, g.Close)
 	d.mu.Unlock()
-	d.onClose(g.Close)
 	return nil
 }
 
 // ReloadGateway reloads the gateway config from WORKDIR/gateway.json
-// (SIGHUP). An invalid file is refused, logged, and changes nothing.
-// Without a running gateway it reports so and does nothing.
+// (SIGHUP). An invalid file is refused, logged, and changes nothing. When no
+// gateway runs yet and the file now exists, the gateway starts (a failure is
+// logged and returned; the daemon keeps serving).
 func (d *Daemon) ReloadGateway() error {
+	d.gwStart.Lock()
+	defer d.gwStart.Unlock()
 	d.mu.Lock()
 	g := d.gw
 	d.mu.Unlock()
 	if g == nil {
-		d.log.Info("reload: no gateway runs (create " + GatewayConfigPath(d.WorkDir) + " or start with --gateway)")
+		path := GatewayConfigPath(d.WorkDir)
+		if !fileExists(path) {
+			d.log.Info("reload: no gateway runs (create " + path + " or start with --gateway)")
+			return nil
+		}
+		if err := d.startGateway(context.Background()); err != nil {
+			d.log.Error("gateway start on reload failed; no gateway runs", logging.KeyErr, err)
+			return err
+		}
 		return nil
 	}
 	if err := g.ReloadFromFile(); err != nil {

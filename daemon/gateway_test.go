@@ -50,7 +50,8 @@ func refused(port int) bool {
 	return true
 }
 
-// TestDaemonGatewayOptIn: no gateway.json, no gateway; with one, the daemon
+// TestDaemonGatewayOptIn: no gateway.json, no gateway (until the file
+// appears and a reload starts it); with one, the daemon
 // serves its routes, reloads an edit, refuses an invalid edit without a
 // change, and closes every port on Close.
 func TestDaemonGatewayOptIn(t *testing.T) {
@@ -68,6 +69,32 @@ func TestDaemonGatewayOptIn(t *testing.T) {
 		}
 		if err := d.ReloadGateway(); err != nil {
 			t.Fatalf("reload without a gateway: %v", err)
+		}
+		// The file appears: a bad one is refused and nothing runs; a good
+		// one starts the gateway on the next reload (SIGHUP).
+		path := GatewayConfigPath(d.WorkDir)
+		if err := os.WriteFile(path, []byte(`{"routes": {"1": {}}}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.ReloadGateway(); err == nil || d.info().Gateway.Running {
+			t.Fatalf("reload with a bad new gateway.json: %v, running %v; want an error, not running", err, d.info().Gateway.Running)
+		}
+		admin, p := testutil.FreePort(t), testutil.FreePort(t)
+		if err := os.WriteFile(path, []byte(healthRoutes(admin, p)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.ReloadGateway(); err != nil {
+			t.Fatal(err)
+		}
+		getOK(t, p)
+		if !d.info().Gateway.Running {
+			t.Fatal("gateway started on reload but info says not running")
+		}
+		if err := d.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !refused(p) || !refused(admin) {
+			t.Fatal("a gateway started on reload outlived Close")
 		}
 	})
 
