@@ -117,7 +117,7 @@ func routePorts(in gwInfo) []string {
 // request through a route cold-starts the backend and is answered; SIGHUP
 // after an edit adds a route while the unchanged one keeps its process; an
 // invalid edit is refused and changes nothing; stopping the daemon stops the
-// backend (no orphan) and closes the route's port.
+// backend (no orphan) and closes the route's port while a job keeps running.
 func TestDaemonGateway(t *testing.T) {
 	backend := buildBackend(t)
 	n := newNode(t)
@@ -132,7 +132,9 @@ func TestDaemonGateway(t *testing.T) {
 	header := fmt.Sprintf(`"dashboard_host": "127.0.0.1", "dashboard_port": "%d"`, adminPort)
 	writeGatewayConfig(t, cfgPath, fmt.Sprintf(`{%s, "routes": {%s}}`, header, route1JSON))
 
+	n.requireGroups()
 	n.start()
+	sleeper := n.waitState(n.runJob("--name", "sleeper", "sleep", "300"), "running")
 
 	// The first request starts the backend, through the gateway.
 	url1 := fmt.Sprintf("http://127.0.0.1:%d/hello", route1)
@@ -219,8 +221,12 @@ func TestDaemonGateway(t *testing.T) {
 		t.Fatalf("info routes after a refused reload = %v; want %v", got, want)
 	}
 
-	// Stopping the daemon stops the gateway and its backend.
+	// Stopping the daemon stops the gateway and its backend; the job keeps
+	// running, as it does without a gateway.
 	n.stop()
+	if !alive(sleeper.PID) {
+		t.Errorf("job %s (pid %d) ended with the daemon; jobs must outlive it", sleeper.ID, sleeper.PID)
+	}
 	testutil.Eventually(t, 20*time.Second, func() error {
 		if !zombieOrGone(backendPID) {
 			return fmt.Errorf("backend %d still runs after the daemon stopped", backendPID)
@@ -232,6 +238,11 @@ func TestDaemonGateway(t *testing.T) {
 			c.Close()
 			t.Errorf("port %d still accepts connections after the daemon stopped", p)
 		}
+	}
+	// The cleanup starts a daemon to re-adopt and end the job group; the
+	// invalid gateway.json would (rightly) keep it from starting.
+	if err := os.Remove(cfgPath); err != nil {
+		t.Fatal(err)
 	}
 }
 
