@@ -293,3 +293,61 @@ func TestDaemonGatewayFatalStart(t *testing.T) {
 		})
 	}
 }
+
+// TestDaemonGatewayFlagWritesDefault: `warren daemon --gateway` without a
+// gateway.json writes the documented default there (never overwriting it
+// later), creates the admin token 0600, and serves the default health route.
+// The default's ports (18080, admin 9800) are fixed: when something else on
+// this machine holds one, the daemon refuses to start, as it must, and the
+// test is skipped.
+func TestDaemonGatewayFlagWritesDefault(t *testing.T) {
+	n := newNode(t)
+	cmd := exec.Command(n.bin, "daemon", "--gateway", "--log-format", "text")
+	cmd.Env = n.env()
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	n.mu.Lock()
+	n.daemon, n.done, n.stderr = cmd, done, out
+	n.mu.Unlock()
+	testutil.Eventually(t, 20*time.Second, func() error {
+		select {
+		case <-done:
+			if strings.Contains(out.String(), "address already in use") {
+				return nil
+			}
+			t.Fatalf("daemon --gateway exited: %s", out.String())
+		default:
+		}
+		if r := n.run("id"); r.code != 0 {
+			return fmt.Errorf("warren id: %s", r.stderr)
+		}
+		return nil
+	})
+	select {
+	case <-done:
+		t.Skipf("a default gateway port is taken on this machine: %s", out.String())
+	default:
+	}
+	b, err := os.ReadFile(filepath.Join(n.workDir, "gateway.json"))
+	if err != nil || !strings.Contains(string(b), `"18080"`) || !strings.Contains(string(b), `"//"`) {
+		t.Fatalf("documented default not written: %v\n%s", err, b)
+	}
+	if st, err := os.Stat(filepath.Join(n.workDir, "admin.token")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("admin token: %v %v; want mode 0600", st, err)
+	}
+	in := n.gatewayInfo(t)
+	if !in.Gateway.Running || strings.Join(routePorts(in), ",") != "18080" {
+		t.Fatalf("info gateway = %+v; want the default route 18080", in.Gateway)
+	}
+	code, body, err := getBody("http://127.0.0.1:18080/healthz")
+	if err != nil || code != http.StatusOK || !strings.Contains(body, in.NodeID) {
+		t.Fatalf("default health route: %d %q %v", code, body, err)
+	}
+	n.stop()
+}
