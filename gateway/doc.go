@@ -15,6 +15,12 @@
 //     passive health.
 //   - gateway/httpproxy: the HTTP data path (fasthttp), WebSocket, SSE.
 //   - gateway/tcpproxy: the TCP byte pipe (splice, half-close).
+//   - gateway/stdio: stdio workers, one stdio.Server per backend; a stdio
+//     route balances requests (http mode) or connections (stream, auto)
+//     across its backends with the route's policy (stdioroute.go).
+//   - socket activation (readiness type socket, activation.go): the
+//     engine opens a backend's listening socket and passes it as fd 3
+//     (LISTEN_FDS, LISTEN_PID through a /bin/sh exec wrapper).
 //   - package proc: every backend process (own process group, SIGTERM then
 //     SIGKILL, no orphans).
 //
