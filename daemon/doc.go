@@ -17,6 +17,13 @@
 // Close stops serving and releases the lock but leaves the job groups
 // running: a restarted daemon re-adopts them.
 //
+// The daemon embeds the gateway (package gateway) when WORKDIR/gateway.json
+// exists or Daemon.Gateway is set (which writes the documented default
+// first). Gateway is the reusable wiring of engine, admin API and metrics
+// around a config file; ReloadGateway applies the edited file (SIGHUP), and
+// Close stops the gateway with its backends. A bad config or a port in use
+// fails Start.
+//
 // The request and reply messages of {warren, daemon} are in daemon/api, shared
 // with the CLI. Every handler checks the caller's peer credentials: only the
 // daemon's own user, root, and members of Daemon.ControlGroup may call it.

@@ -351,3 +351,37 @@ func TestDaemonGatewayFlagWritesDefault(t *testing.T) {
 	}
 	n.stop()
 }
+
+// TestDaemonGatewayKill9NoOrphan: a daemon killed with SIGKILL cannot stop
+// its gateway's backends itself; they must still not outlive it.
+func TestDaemonGatewayKill9NoOrphan(t *testing.T) {
+	backend := buildBackend(t)
+	n := newNode(t)
+	if err := os.MkdirAll(n.workDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	route, bport, adminPort := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
+	writeGatewayConfig(t, filepath.Join(n.workDir, "gateway.json"), fmt.Sprintf(`{"dashboard_port": "%d", "routes": {"%d": {"protocol": "http",
+      "backends": [{"cmd": %q, "args": ["-addr", "127.0.0.1:%d"], "internal_port": "%d"}]}}}`, adminPort, route, backend, bport, bport))
+	n.start()
+	var body string
+	testutil.Eventually(t, 20*time.Second, func() error {
+		code, b, err := getBody(fmt.Sprintf("http://127.0.0.1:%d/", route))
+		if err != nil || code != http.StatusOK {
+			return fmt.Errorf("%d %q %v", code, b, err)
+		}
+		body = b
+		return nil
+	})
+	var pid int
+	if _, err := fmt.Sscanf(body, "backend pid=%d", &pid); err != nil {
+		t.Fatalf("no backend pid in %q: %v", body, err)
+	}
+	n.kill9()
+	testutil.Eventually(t, 20*time.Second, func() error {
+		if !zombieOrGone(pid) {
+			return fmt.Errorf("backend %d outlived the killed daemon", pid)
+		}
+		return nil
+	})
+}
