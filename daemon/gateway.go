@@ -163,7 +163,7 @@ func (g *Gateway) ReloadFromFile() error {
 	}
 	cfg, err := config.Load(g.ConfigPath)
 	if err != nil {
-		return fmt.Errorf("gateway: reload refused, the running config stays: %w", err)
+		return fmt.Errorf("gateway: reload: %w", err)
 	}
 	old := g.eng.Config()
 	d := config.Compare(old, cfg)
@@ -172,7 +172,7 @@ func (g *Gateway) ReloadFromFile() error {
 		return nil
 	}
 	if err := (controller{Engine: g.eng, metrics: g.set}).Reload(cfg); err != nil {
-		return fmt.Errorf("gateway: reload refused, the running config stays: %s: %w", g.ConfigPath, err)
+		return fmt.Errorf("gateway: reload: %s: %w", g.ConfigPath, err)
 	}
 	if cfg.AdminListen() != old.AdminListen() {
 		g.log.Warn("admin listen address changed: the admin API moves at the next start", "listen", old.AdminListen())
