@@ -2,25 +2,18 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/warren-mesh/warren/gateway"
-	"github.com/warren-mesh/warren/gateway/admin"
+	"github.com/warren-mesh/warren/daemon"
 	"github.com/warren-mesh/warren/gateway/config"
 	"github.com/warren-mesh/warren/gateway/launch"
-	"github.com/warren-mesh/warren/gateway/metrics"
-	"github.com/warren-mesh/warren/internal/buildinfo"
 	"github.com/warren-mesh/warren/internal/logging"
 	"github.com/warren-mesh/warren/proc"
 )
@@ -84,26 +77,9 @@ func gatewayConfigPath(flag string) (string, error) {
 	return defaultGatewayConfig()
 }
 
-// gatewayController adapts the engine to the admin API: Status as any, and
-// metrics of removed routes forgotten on reload.
-type gatewayController struct {
-	*gateway.Engine
-	metrics *metrics.Set
-}
-
-func (c gatewayController) Status() any { return c.Engine.Status() }
-
-func (c gatewayController) Reload(cfg config.Config) error {
-	d := config.Compare(c.Engine.Config(), cfg)
-	if err := c.Engine.Reload(cfg); err != nil {
-		return err
-	}
-	for _, p := range d.Removed {
-		c.metrics.Forget(p)
-	}
-	return nil
-}
-
+// runGateway is `warren gateway`: the same gateway (engine, admin API,
+// metrics, token) that `warren daemon` embeds, run alone in the foreground
+// until ctx ends. SIGHUP reloads the file.
 func runGateway(ctx context.Context, env *Env, path string) error {
 	log := env.Log.With(logging.KeyComponent, "gateway")
 	// Catch SIGHUP first: its default action would end the process if one
@@ -111,13 +87,6 @@ func runGateway(ctx context.Context, env *Env, path string) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	cfg, created, err := config.LoadOrCreate(path)
-	if err != nil {
-		return fmt.Errorf("gateway: %w", err)
-	}
-	if created {
-		log.Info("wrote the documented default config", "path", path)
-	}
 	// Orphans of backends (daemonising wrappers) come to us, not PID 1.
 	if err := proc.BecomeSubreaper(); err != nil {
 		log.Warn("cannot become a child subreaper; orphans of backends go to PID 1", logging.KeyErr, err)
@@ -127,85 +96,22 @@ func runGateway(ctx context.Context, env *Env, path string) error {
 			defer r.Close(context.Background())
 		}
 	}
-
-	token := ""
-	if cfg.Normalized().Admin.Auth == config.AuthToken {
-		tp := admin.TokenPath(cfg, path)
-		tok, created, err := admin.LoadOrCreateToken(tp)
-		if err != nil {
-			return fmt.Errorf("gateway: %w", err)
-		}
-		if created {
-			log.Info("created the admin API token", "path", tp)
-		}
-		token = tok
+	g := &daemon.Gateway{ConfigPath: path, Create: true, Log: env.Log}
+	if err := g.Start(ctx); err != nil {
+		return err
 	}
-
-	set := metrics.New(metrics.Options{})
-	eng, err := gateway.New(cfg, gateway.Options{Log: env.Log, Metrics: set, Version: buildinfo.Get().Version})
-	if err != nil {
-		return fmt.Errorf("gateway: %s: %w", path, err)
-	}
-	if err := eng.Start(ctx); err != nil {
-		return fmt.Errorf("gateway: %w", err)
-	}
-	ctl := gatewayController{Engine: eng, metrics: set}
-	adm := &admin.Server{
-		Controller: ctl,
-		Listen:     cfg.AdminListen(),
-		Token:      token,
-		ConfigPath: path,
-		Metrics:    set.Handler(),
-		Health:     eng.HealthHandler(),
-		Log:        log,
-	}
-	if err := adm.Start(ctx); err != nil {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-		defer cancel()
-		_ = eng.Shutdown(sctx)
-		return fmt.Errorf("gateway: admin API: %w", err)
-	}
-	log.Info("gateway serving", "config", path, "routes", strings.Join(cfg.Ports(), ","), "admin", cfg.AdminListen())
-
 	for {
 		select {
 		case <-hup:
-			reloadFromFile(log, ctl, path)
+			if err := g.ReloadFromFile(); err != nil {
+				log.Error("reload refused; the running config stays", logging.KeyErr, err)
+			}
 			continue
 		case <-ctx.Done():
 		}
 		break
 	}
-	log.Info("gateway stopping")
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-	defer cancel()
-	aerr := adm.Close(sctx)
-	eerr := eng.Shutdown(sctx)
-	return errors.Join(aerr, eerr)
-}
-
-// reloadFromFile is SIGHUP: an unreadable or invalid file is refused with
-// its reason and the running config stays.
-func reloadFromFile(log *slog.Logger, ctl gatewayController, path string) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		log.Error("reload refused; the running config stays", logging.KeyErr, err)
-		return
-	}
-	old := ctl.Engine.Config()
-	d := config.Compare(old, cfg)
-	if d.Empty() {
-		log.Info("reload: config unchanged")
-		return
-	}
-	if err := ctl.Reload(cfg); err != nil {
-		log.Error("reload refused; the running config stays", logging.KeyErr, err)
-		return
-	}
-	if cfg.AdminListen() != old.AdminListen() {
-		log.Warn("admin.listen changed: the admin API moves at the next start", "listen", old.AdminListen())
-	}
-	log.Info("reloaded", "added", d.Added, "removed", d.Removed, "changed", d.Changed, "unchanged", len(d.Unchanged))
+	return g.Close(context.WithoutCancel(ctx))
 }
 
 func newGatewayValidateCmd(env *Env) *cobra.Command {
