@@ -198,3 +198,18 @@ func (d *daemonConn) streamLog(ctx context.Context, req api.LogReq, w io.Writer)
 		}
 	}
 }
+
+// callDaemon dials the daemon of the work dir named by workdirFlag, sends
+// req, decodes the answer into reply and hangs up: the one round trip most
+// commands make. Its errors are prefixed with the command's name.
+func callDaemon(ctx context.Context, workdirFlag, name string, req, reply any) error {
+	dc, err := dialDaemon(ctx, workdirFlag)
+	if err != nil {
+		return err
+	}
+	defer dc.Close()
+	if err := dc.call(ctx, req, reply); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}

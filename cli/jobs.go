@@ -176,14 +176,9 @@ mode, exit code or error, requester).`,
 				return err
 			}
 			ctx := cmd.Context()
-			dc, err := dialDaemon(ctx, f.workdir)
-			if err != nil {
-				return err
-			}
-			defer dc.Close()
 			var jobs api.Jobs
-			if err := dc.call(ctx, api.PsReq{Patterns: args}, &jobs); err != nil {
-				return fmt.Errorf("ps: %w", err)
+			if err := callDaemon(ctx, f.workdir, "ps", api.PsReq{Patterns: args}, &jobs); err != nil {
+				return err
 			}
 			if len(args) == 1 && len(jobs.Jobs) == 1 && jobs.Jobs[0].ID == args[0] {
 				if f.output == outJSON {
@@ -397,14 +392,9 @@ and the group process ends.`,
 				return Usagef("kill: bad pattern %q: %v", args[0], err)
 			}
 			ctx := cmd.Context()
-			dc, err := dialDaemon(ctx, f.workdir)
-			if err != nil {
-				return err
-			}
-			defer dc.Close()
 			var k api.Killed
-			if err := dc.call(ctx, api.KillReq{Pattern: args[0], Force: force}, &k); err != nil {
-				return fmt.Errorf("kill: %w", err)
+			if err := callDaemon(ctx, f.workdir, "kill", api.KillReq{Pattern: args[0], Force: force}, &k); err != nil {
+				return err
 			}
 			if f.output == outJSON {
 				if k.Groups == nil {
@@ -438,19 +428,14 @@ GROUP (created if missing) with the same ID.`,
 				return err
 			}
 			ctx := cmd.Context()
-			dc, err := dialDaemon(ctx, f.workdir)
-			if err != nil {
-				return err
-			}
-			defer dc.Close()
 			var j api.Job
-			if err := dc.call(ctx, api.MoveReq{ID: args[0], Group: args[1]}, &j); err != nil {
-				return fmt.Errorf("mv: %w", err)
+			if err := callDaemon(ctx, f.workdir, "mv", api.MoveReq{ID: args[0], Group: args[1]}, &j); err != nil {
+				return err
 			}
 			if f.output == outJSON {
 				return writeJSON(env.Stdout, j)
 			}
-			_, err = fmt.Fprintf(env.Stdout, "%s moved to group %s\n", j.ID, j.Spec.Group)
+			_, err := fmt.Fprintf(env.Stdout, "%s moved to group %s\n", j.ID, j.Spec.Group)
 			return err
 		},
 	}
@@ -476,14 +461,9 @@ IDs, same definitions). FILE '-' is stdout or stdin.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			dc, err := dialDaemon(ctx, f.workdir)
-			if err != nil {
-				return err
-			}
-			defer dc.Close()
 			var jl api.JobList
-			if err := dc.call(ctx, api.JobListSaveReq{}, &jl); err != nil {
-				return fmt.Errorf("joblist save: %w", err)
+			if err := callDaemon(ctx, f.workdir, "joblist save", api.JobListSaveReq{}, &jl); err != nil {
+				return err
 			}
 			if args[0] == "-" {
 				_, err := env.Stdout.Write(jl.YAML)
@@ -518,14 +498,9 @@ IDs, same definitions). FILE '-' is stdout or stdin.`,
 				return fmt.Errorf("joblist load: %w", err)
 			}
 			ctx := cmd.Context()
-			dc, err := dialDaemon(ctx, lf.workdir)
-			if err != nil {
-				return err
-			}
-			defer dc.Close()
 			var jobs api.Jobs
-			if err := dc.call(ctx, api.JobListLoadReq{YAML: b}, &jobs); err != nil {
-				return fmt.Errorf("joblist load: %w", err)
+			if err := callDaemon(ctx, lf.workdir, "joblist load", api.JobListLoadReq{YAML: b}, &jobs); err != nil {
+				return err
 			}
 			if lf.output == outJSON {
 				if jobs.Jobs == nil {
