@@ -51,10 +51,8 @@ as FILE:LINE: MESSAGE with exit code 1 (compile) or 2 (panic), as go run does.`,
 			if cache != "" {
 				opts = append(opts, interp.WithBuildCache(cache))
 			}
+			// An auto-mode fallback is said on the program's stderr by interp.Run.
 			res, err := interp.Run(cmd.Context(), p, m, opts...)
-			if res.Note != "" {
-				fmt.Fprintln(env.Stderr, "warren: note:", res.Note)
-			}
 			if err != nil {
 				var ie *interp.Error
 				if errors.As(err, &ie) {

@@ -176,6 +176,9 @@ func Run(ctx context.Context, p Program, mode Mode, opts ...Option) (Result, err
 	}
 	note := "interpreter rejected the program (" + err.Error() + "); ran it compiled"
 	o.log.Debug("interp: auto mode falls back to compiled", "path", p.Path, "reason", err.Error())
+	// Say it where the person running the program looks: its stderr is the
+	// terminal for `warren exec` and the job log for a daemon job.
+	fmt.Fprintf(p.Stderr, "warren: %s\n", note)
 	res, cerr := runCompiled(ctx, p, &o)
 	res.Note = note
 	return res, cerr

@@ -148,9 +148,14 @@ func TestCompiledModeAndCache(t *testing.T) {
 		t.Fatalf("compiled Run = %+v, %v, %q", res, err, out.String())
 	}
 	out.Reset()
-	res, err = interp.Run(context.Background(), interp.Program{Path: prog("needs_compiler.go"), Stdout: &out}, interp.Auto, interp.WithBuildCache(cache))
+	var errOut bytes.Buffer
+	res, err = interp.Run(context.Background(), interp.Program{Path: prog("needs_compiler.go"), Stdout: &out, Stderr: &errOut}, interp.Auto, interp.WithBuildCache(cache))
 	if err != nil || res.ModeUsed != interp.Compiled || !strings.Contains(res.Note, "os/exec") || out.String() != "compiled: true\n" {
 		t.Fatalf("auto Run = %+v, %v, %q", res, err, out.String())
+	}
+	// The fallback is said on the program's stderr (the job log of a daemon job).
+	if want := "warren: " + res.Note + "\n"; errOut.String() != want {
+		t.Fatalf("auto Run stderr = %q, want %q", errOut.String(), want)
 	}
 	// A panic in a compiled program is an *Error too.
 	_, err = interp.Run(context.Background(), interp.Program{Path: prog("panic.go")}, interp.Compiled, interp.WithBuildCache(cache))
