@@ -53,6 +53,7 @@ type Daemon struct {
 	nodeID  string
 	lock    *instanceLock
 	base    *slog.Logger // tees to Log and the log file; parts add their component
+	svcLog  *slog.Logger // base without the node attribute, which the service library adds itself
 	log     *slog.Logger
 	closers []func(context.Context) error // run in reverse order by Close
 	closed  bool
@@ -95,6 +96,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		return err
 	}
 	d.nodeID = id
+	d.svcLog = d.base
 	d.base = d.base.With(logging.KeyNode, id)
 	d.log = d.base.With(logging.KeyComponent, "daemon")
 	if err := ensureDir(SocketDir(d.WorkDir), 0o700); err != nil {
@@ -132,7 +134,7 @@ func (d *Daemon) startService() error {
 		service.WithScope(service.ScopeOS),
 		service.WithSocketDir(SocketDir(d.WorkDir)),
 		service.WithProviderID(d.nodeID),
-		service.WithLogger(d.base),
+		service.WithLogger(d.svcLog),
 	)
 	if err := srv.Publish(api.Publisher, api.Service, api.KnownMessages()...); err != nil {
 		srv.Close(context.Background())
