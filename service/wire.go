@@ -217,20 +217,35 @@ func (w *wireConn) writeFrame(ctx context.Context, id uint32, kind codec.Kind, t
 		return nil
 	}
 	// Become the flusher: write inline, hand the rest to the writer.
-	w.flushing = true
+	w.flushInline()
+	return nil
+}
+
+// writePending swaps the pending frames out and writes them with wmu
+// released, so senders can queue more meanwhile. It is called, and
+// returns, with wmu held.
+func (w *wireConn) writePending() error {
 	buf := w.pend
 	w.pend = w.spare
 	w.wmu.Unlock()
-	_, werr := w.nc.Write(buf.Bytes())
+	_, err := w.nc.Write(buf.Bytes())
 	buf.Reset()
 	w.wmu.Lock()
 	w.spare = buf
-	if werr != nil {
+	return err
+}
+
+// flushInline writes the pending frames on this goroutine, then hands any
+// queued meanwhile to the writer goroutine. It is called with wmu held and
+// nobody flushing, and returns with wmu released.
+func (w *wireConn) flushInline() {
+	w.flushing = true
+	if err := w.writePending(); err != nil {
 		w.flushing = false
 		w.wcond.Broadcast()
 		w.wmu.Unlock()
-		w.close(fmt.Errorf("%w: write: %v", ErrClosed, werr))
-		return nil
+		w.close(fmt.Errorf("%w: write: %v", ErrClosed, err))
+		return
 	}
 	if w.pend.Len() > 0 && w.werr == nil {
 		select {
@@ -242,7 +257,6 @@ func (w *wireConn) writeFrame(ctx context.Context, id uint32, kind codec.Kind, t
 	}
 	w.wcond.Broadcast()
 	w.wmu.Unlock()
-	return nil
 }
 
 // cork holds frames written from now on in the buffer (the reader has
@@ -266,13 +280,7 @@ func (w *wireConn) writeLoop() {
 		runtime.Gosched()
 		w.wmu.Lock()
 		for w.pend.Len() > 0 && w.werr == nil {
-			buf := w.pend
-			w.pend = w.spare
-			w.wmu.Unlock()
-			_, err := w.nc.Write(buf.Bytes())
-			buf.Reset()
-			w.wmu.Lock()
-			w.spare = buf
+			err := w.writePending()
 			w.wcond.Broadcast()
 			if err != nil {
 				w.flushing = false
@@ -508,31 +516,7 @@ func (w *wireConn) uncorkNow() {
 		w.wmu.Unlock()
 		return
 	}
-	w.flushing = true
-	buf := w.pend
-	w.pend = w.spare
-	w.wmu.Unlock()
-	_, err := w.nc.Write(buf.Bytes())
-	buf.Reset()
-	w.wmu.Lock()
-	w.spare = buf
-	if err != nil {
-		w.flushing = false
-		w.wcond.Broadcast()
-		w.wmu.Unlock()
-		w.close(fmt.Errorf("%w: write: %v", ErrClosed, err))
-		return
-	}
-	if w.pend.Len() > 0 && w.werr == nil {
-		select {
-		case w.wakeW <- struct{}{}:
-		default:
-		}
-	} else {
-		w.flushing = false
-	}
-	w.wcond.Broadcast()
-	w.wmu.Unlock()
+	w.flushInline()
 }
 
 func (w *wireConn) peerString() string {
