@@ -580,13 +580,16 @@ func TestRun100Concurrently(t *testing.T) {
 	}
 	testutil.Eventually(t, 60*time.Second, func() error {
 		running := 0
+		var notYet []string
 		for _, st := range m.List("many") {
 			if st.State == StateRunning && proc.Alive(st.PID) {
 				running++
+			} else {
+				notYet = append(notYet, fmt.Sprintf("%s %s pid %d seq %d alive %v err %q", st.ID, st.State, st.PID, st.Seq, proc.Alive(st.PID), st.Error))
 			}
 		}
 		if running != n {
-			return fmt.Errorf("%d of %d running", running, n)
+			return fmt.Errorf("%d of %d running; not yet: %v", running, n, notYet)
 		}
 		return nil
 	})
