@@ -31,7 +31,7 @@ func BenchmarkLower200(b *testing.B) {
 		b.Fatal(err)
 	}
 	files := []lower.File{{Name: path, Src: src}}
-	l := lower.NewLowerer(stdlib.Symbols)
+	l := lower.NewLowerer(stdlib.Symbols())
 	t0 := time.Now()
 	if _, err := l.Lower(files); err != nil {
 		b.Fatal(err)

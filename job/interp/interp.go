@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/warren-mesh/warren/job/interp/lower"
 	"github.com/warren-mesh/warren/job/interp/servicesyms"
@@ -129,8 +130,11 @@ func WithSymbols(s map[string]map[string]reflect.Value) Option {
 }
 
 // defaultLowerer caches the type information of imported packages, which
-// is immutable once built, for every Run that does not bring its own.
-var defaultLowerer = lower.NewLowerer(stdlib.Symbols, servicesyms.Symbols)
+// is immutable once built, for every Run that does not bring its own. It is
+// built on first use so that processes that never interpret skip the tables.
+var defaultLowerer = sync.OnceValue(func() *lower.Lowerer {
+	return lower.NewLowerer(stdlib.Symbols(), servicesyms.Symbols)
+})
 
 // WithLowerer makes Run use l (and its import cache) for the lowering pass.
 func WithLowerer(l *lower.Lowerer) Option { return func(o *options) { o.lowerer = l } }
@@ -140,9 +144,12 @@ func WithLowerer(l *lower.Lowerer) Option { return func(o *options) { o.lowerer 
 // error or a panic gives an *Error (and exit code 2 for a panic, as Go
 // does). Cancelling ctx stops the program and returns ctx's error.
 func Run(ctx context.Context, p Program, mode Mode, opts ...Option) (Result, error) {
-	o := options{log: slog.New(slog.DiscardHandler), lowerer: defaultLowerer}
+	o := options{log: slog.New(slog.DiscardHandler)}
 	for _, f := range opts {
 		f(&o)
+	}
+	if o.lowerer == nil {
+		o.lowerer = defaultLowerer()
 	}
 	if mode == "" {
 		mode = Auto

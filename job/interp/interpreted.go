@@ -109,7 +109,7 @@ func runInterpreted(ctx context.Context, p Program, o *options) (res Result, err
 	})
 	// Link only the packages the program imports (see selectSymbols).
 	imports := importSet(low)
-	if err := useSymbols(it, stdlibFor(stdlib.Symbols, imports)); err != nil {
+	if err := useSymbols(it, stdlibFor(stdlib.Symbols(), imports)); err != nil {
 		return res, fmt.Errorf("interp: load stdlib: %w", err)
 	}
 	if err := useSymbols(it, selectSymbols(servicesyms.Symbols, imports)); err != nil {

@@ -131,11 +131,11 @@ func (r *run) overrides(s *stdio) map[string]map[string]reflect.Value {
 	}
 	mt := map[reflect.Value][]reflect.Type{}
 	for _, n := range []string{"Fatal", "Fatalf", "Fatalln", "Panic", "Panicf", "Panicln", "Print", "Printf", "Println"} {
-		if base, ok := stdlib.Symbols["log/log"][n]; ok {
-			mt[logSyms[n]] = stdlib.MapTypes[base]
+		if base, ok := stdlib.Symbols()["log/log"][n]; ok {
+			mt[logSyms[n]] = stdlib.MapTypes()[base]
 		}
 	}
-	if types := stdlib.MapTypes[reflect.ValueOf(log.Println)]; types != nil {
+	if types := stdlib.MapTypes()[reflect.ValueOf(log.Println)]; types != nil {
 		for _, n := range []string{"Fatal", "Fatalf", "Fatalln", "Panic", "Panicf", "Panicln", "Print", "Printf", "Println"} {
 			mt[logSyms[n]] = types
 		}
@@ -237,7 +237,7 @@ func (r *run) overrides(s *stdio) map[string]map[string]reflect.Value {
 		"Print": fmt.Print, "Printf": fmt.Printf, "Println": fmt.Println,
 		"Scan": fmt.Scan, "Scanf": fmt.Scanf, "Scanln": fmt.Scanln,
 	} {
-		if types := stdlib.MapTypes[reflect.ValueOf(orig)]; types != nil {
+		if types := stdlib.MapTypes()[reflect.ValueOf(orig)]; types != nil {
 			mt[fmtSyms[n]] = types
 		}
 	}
@@ -251,7 +251,7 @@ func (r *run) overrides(s *stdio) map[string]map[string]reflect.Value {
 		".":                      {"MapTypes": reflect.ValueOf(mt)},
 		"path/filepath/filepath": {"Abs": reflect.ValueOf(func(p string) (string, error) { return filepath.Clean(r.abs(p)), nil })},
 	}
-	if _, ok := stdlib.Symbols["log/slog/slog"]; ok {
+	if _, ok := stdlib.Symbols()["log/slog/slog"]; ok {
 		out["log/slog/slog"] = slogSyms
 	}
 	return out

@@ -11,7 +11,7 @@ import (
 	"github.com/warren-mesh/warren/job/interp/stdlib"
 )
 
-var lw = lower.NewLowerer(stdlib.Symbols)
+var lw = lower.NewLowerer(stdlib.Symbols())
 
 func lowerSrc(t testing.TB, src string) *lower.Result {
 	t.Helper()

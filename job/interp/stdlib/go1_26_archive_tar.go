@@ -14,8 +14,10 @@ import (
 	"time"
 )
 
-func init() {
-	Symbols["archive/tar/tar"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_archive_tar) }
+
+func load_archive_tar() {
+	symbols["archive/tar/tar"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"ErrFieldTooLong":    reflect.ValueOf(&tar.ErrFieldTooLong).Elem(),
 		"ErrHeader":          reflect.ValueOf(&tar.ErrHeader).Elem(),

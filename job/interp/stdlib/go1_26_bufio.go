@@ -12,8 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["bufio/bufio"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_bufio) }
+
+func load_bufio() {
+	symbols["bufio/bufio"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"ErrAdvanceTooFar":     reflect.ValueOf(&bufio.ErrAdvanceTooFar).Elem(),
 		"ErrBadReadCount":      reflect.ValueOf(&bufio.ErrBadReadCount).Elem(),

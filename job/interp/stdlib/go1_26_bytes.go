@@ -12,8 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["bytes/bytes"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_bytes) }
+
+func load_bytes() {
+	symbols["bytes/bytes"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Clone":           reflect.ValueOf(bytes.Clone),
 		"Compare":         reflect.ValueOf(bytes.Compare),

@@ -9,6 +9,8 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["cmp/cmp"] = map[string]reflect.Value{}
+func init() { loaders = append(loaders, load_cmp) }
+
+func load_cmp() {
+	symbols["cmp/cmp"] = map[string]reflect.Value{}
 }

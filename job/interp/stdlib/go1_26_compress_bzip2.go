@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["compress/bzip2/bzip2"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_compress_bzip2) }
+
+func load_compress_bzip2() {
+	symbols["compress/bzip2/bzip2"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"NewReader": reflect.ValueOf(bzip2.NewReader),
 

@@ -13,8 +13,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["compress/flate/flate"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_compress_flate) }
+
+func load_compress_flate() {
+	symbols["compress/flate/flate"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"BestCompression":    reflect.ValueOf(constant.MakeFromLiteral("9", token.INT, 0)),
 		"BestSpeed":          reflect.ValueOf(constant.MakeFromLiteral("1", token.INT, 0)),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["compress/lzw/lzw"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_compress_lzw) }
+
+func load_compress_lzw() {
+	symbols["compress/lzw/lzw"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"LSB":       reflect.ValueOf(lzw.LSB),
 		"MSB":       reflect.ValueOf(lzw.MSB),

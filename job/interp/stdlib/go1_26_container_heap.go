@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["container/heap/heap"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_container_heap) }
+
+func load_container_heap() {
+	symbols["container/heap/heap"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Fix":    reflect.ValueOf(heap.Fix),
 		"Init":   reflect.ValueOf(heap.Init),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["container/list/list"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_container_list) }
+
+func load_container_list() {
+	symbols["container/list/list"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"New": reflect.ValueOf(list.New),
 

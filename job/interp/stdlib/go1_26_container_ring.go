@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["container/ring/ring"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_container_ring) }
+
+func load_container_ring() {
+	symbols["container/ring/ring"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"New": reflect.ValueOf(ring.New),
 

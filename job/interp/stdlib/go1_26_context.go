@@ -11,8 +11,10 @@ import (
 	"time"
 )
 
-func init() {
-	Symbols["context/context"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_context) }
+
+func load_context() {
+	symbols["context/context"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"AfterFunc":         reflect.ValueOf(context.AfterFunc),
 		"Background":        reflect.ValueOf(context.Background),

@@ -11,8 +11,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["crypto/crypto"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_crypto) }
+
+func load_crypto() {
+	symbols["crypto/crypto"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"BLAKE2b_256":  reflect.ValueOf(crypto.BLAKE2b_256),
 		"BLAKE2b_384":  reflect.ValueOf(crypto.BLAKE2b_384),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["crypto/cipher/cipher"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_crypto_cipher) }
+
+func load_crypto_cipher() {
+	symbols["crypto/cipher/cipher"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"NewCBCDecrypter":       reflect.ValueOf(cipher.NewCBCDecrypter),
 		"NewCBCEncrypter":       reflect.ValueOf(cipher.NewCBCEncrypter),

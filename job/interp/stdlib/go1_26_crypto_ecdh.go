@@ -11,8 +11,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["crypto/ecdh/ecdh"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_crypto_ecdh) }
+
+func load_crypto_ecdh() {
+	symbols["crypto/ecdh/ecdh"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"P256":   reflect.ValueOf(ecdh.P256),
 		"P384":   reflect.ValueOf(ecdh.P384),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["crypto/ecdsa/ecdsa"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_crypto_ecdsa) }
+
+func load_crypto_ecdsa() {
+	symbols["crypto/ecdsa/ecdsa"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"GenerateKey":                reflect.ValueOf(ecdsa.GenerateKey),
 		"ParseRawPrivateKey":         reflect.ValueOf(ecdsa.ParseRawPrivateKey),

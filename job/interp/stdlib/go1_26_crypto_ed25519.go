@@ -12,8 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["crypto/ed25519/ed25519"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_crypto_ed25519) }
+
+func load_crypto_ed25519() {
+	symbols["crypto/ed25519/ed25519"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"GenerateKey":       reflect.ValueOf(ed25519.GenerateKey),
 		"NewKeyFromSeed":    reflect.ValueOf(ed25519.NewKeyFromSeed),

@@ -11,8 +11,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["crypto/elliptic/elliptic"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_crypto_elliptic) }
+
+func load_crypto_elliptic() {
+	symbols["crypto/elliptic/elliptic"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"GenerateKey":         reflect.ValueOf(elliptic.GenerateKey),
 		"Marshal":             reflect.ValueOf(elliptic.Marshal),

@@ -9,6 +9,8 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["crypto/hkdf/hkdf"] = map[string]reflect.Value{}
+func init() { loaders = append(loaders, load_crypto_hkdf) }
+
+func load_crypto_hkdf() {
+	symbols["crypto/hkdf/hkdf"] = map[string]reflect.Value{}
 }

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["crypto/hmac/hmac"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_crypto_hmac) }
+
+func load_crypto_hmac() {
+	symbols["crypto/hmac/hmac"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Equal": reflect.ValueOf(hmac.Equal),
 		"New":   reflect.ValueOf(hmac.New),

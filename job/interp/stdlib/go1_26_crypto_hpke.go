@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["crypto/hpke/hpke"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_crypto_hpke) }
+
+func load_crypto_hpke() {
+	symbols["crypto/hpke/hpke"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"AES128GCM":           reflect.ValueOf(hpke.AES128GCM),
 		"AES256GCM":           reflect.ValueOf(hpke.AES256GCM),

@@ -9,6 +9,8 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["crypto/pbkdf2/pbkdf2"] = map[string]reflect.Value{}
+func init() { loaders = append(loaders, load_crypto_pbkdf2) }
+
+func load_crypto_pbkdf2() {
+	symbols["crypto/pbkdf2/pbkdf2"] = map[string]reflect.Value{}
 }

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["crypto/rand/rand"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_crypto_rand) }
+
+func load_crypto_rand() {
+	symbols["crypto/rand/rand"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Int":    reflect.ValueOf(rand.Int),
 		"Prime":  reflect.ValueOf(rand.Prime),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["crypto/rc4/rc4"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_crypto_rc4) }
+
+func load_crypto_rc4() {
+	symbols["crypto/rc4/rc4"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"NewCipher": reflect.ValueOf(rc4.NewCipher),
 

@@ -12,8 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["crypto/rsa/rsa"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_crypto_rsa) }
+
+func load_crypto_rsa() {
+	symbols["crypto/rsa/rsa"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"DecryptOAEP":               reflect.ValueOf(rsa.DecryptOAEP),
 		"DecryptPKCS1v15":           reflect.ValueOf(rsa.DecryptPKCS1v15),

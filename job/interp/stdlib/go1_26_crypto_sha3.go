@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["crypto/sha3/sha3"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_crypto_sha3) }
+
+func load_crypto_sha3() {
+	symbols["crypto/sha3/sha3"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"New224":       reflect.ValueOf(sha3.New224),
 		"New256":       reflect.ValueOf(sha3.New256),

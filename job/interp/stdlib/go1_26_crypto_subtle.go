@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["crypto/subtle/subtle"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_crypto_subtle) }
+
+func load_crypto_subtle() {
+	symbols["crypto/subtle/subtle"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"ConstantTimeByteEq":        reflect.ValueOf(subtle.ConstantTimeByteEq),
 		"ConstantTimeCompare":       reflect.ValueOf(subtle.ConstantTimeCompare),

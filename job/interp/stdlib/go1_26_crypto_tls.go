@@ -12,8 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["crypto/tls/tls"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_crypto_tls) }
+
+func load_crypto_tls() {
+	symbols["crypto/tls/tls"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"CipherSuiteName":                               reflect.ValueOf(tls.CipherSuiteName),
 		"CipherSuites":                                  reflect.ValueOf(tls.CipherSuites),

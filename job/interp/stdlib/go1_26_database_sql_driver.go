@@ -11,8 +11,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["database/sql/driver/driver"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_database_sql_driver) }
+
+func load_database_sql_driver() {
+	symbols["database/sql/driver/driver"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Bool":                      reflect.ValueOf(&driver.Bool).Elem(),
 		"DefaultParameterConverter": reflect.ValueOf(&driver.DefaultParameterConverter).Elem(),

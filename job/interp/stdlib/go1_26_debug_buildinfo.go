@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["debug/buildinfo/buildinfo"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_debug_buildinfo) }
+
+func load_debug_buildinfo() {
+	symbols["debug/buildinfo/buildinfo"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Read":     reflect.ValueOf(buildinfo.Read),
 		"ReadFile": reflect.ValueOf(buildinfo.ReadFile),

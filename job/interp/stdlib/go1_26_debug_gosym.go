@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["debug/gosym/gosym"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_debug_gosym) }
+
+func load_debug_gosym() {
+	symbols["debug/gosym/gosym"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"NewLineTable": reflect.ValueOf(gosym.NewLineTable),
 		"NewTable":     reflect.ValueOf(gosym.NewTable),

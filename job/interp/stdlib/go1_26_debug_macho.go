@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["debug/macho/macho"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_debug_macho) }
+
+func load_debug_macho() {
+	symbols["debug/macho/macho"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"ARM64_RELOC_ADDEND":              reflect.ValueOf(macho.ARM64_RELOC_ADDEND),
 		"ARM64_RELOC_BRANCH26":            reflect.ValueOf(macho.ARM64_RELOC_BRANCH26),

@@ -12,8 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["debug/pe/pe"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_debug_pe) }
+
+func load_debug_pe() {
+	symbols["debug/pe/pe"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"COFFSymbolSize":                                 reflect.ValueOf(constant.MakeFromLiteral("18", token.INT, 0)),
 		"IMAGE_COMDAT_SELECT_ANY":                        reflect.ValueOf(constant.MakeFromLiteral("2", token.INT, 0)),

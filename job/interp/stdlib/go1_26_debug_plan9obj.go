@@ -12,8 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["debug/plan9obj/plan9obj"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_debug_plan9obj) }
+
+func load_debug_plan9obj() {
+	symbols["debug/plan9obj/plan9obj"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"ErrNoSymbols": reflect.ValueOf(&plan9obj.ErrNoSymbols).Elem(),
 		"Magic386":     reflect.ValueOf(constant.MakeFromLiteral("491", token.INT, 0)),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["embed/embed"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_embed) }
+
+func load_embed() {
+	symbols["embed/embed"] = map[string]reflect.Value{
 		// type definitions
 		"FS": reflect.ValueOf((*embed.FS)(nil)),
 	}

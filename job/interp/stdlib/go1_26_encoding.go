@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["encoding/encoding"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_encoding) }
+
+func load_encoding() {
+	symbols["encoding/encoding"] = map[string]reflect.Value{
 		// type definitions
 		"BinaryAppender":    reflect.ValueOf((*encoding.BinaryAppender)(nil)),
 		"BinaryMarshaler":   reflect.ValueOf((*encoding.BinaryMarshaler)(nil)),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["encoding/ascii85/ascii85"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_encoding_ascii85) }
+
+func load_encoding_ascii85() {
+	symbols["encoding/ascii85/ascii85"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Decode":        reflect.ValueOf(ascii85.Decode),
 		"Encode":        reflect.ValueOf(ascii85.Encode),

@@ -12,8 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["encoding/asn1/asn1"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_encoding_asn1) }
+
+func load_encoding_asn1() {
+	symbols["encoding/asn1/asn1"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"ClassApplication":     reflect.ValueOf(constant.MakeFromLiteral("1", token.INT, 0)),
 		"ClassContextSpecific": reflect.ValueOf(constant.MakeFromLiteral("2", token.INT, 0)),

@@ -12,8 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["encoding/binary/binary"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_encoding_binary) }
+
+func load_encoding_binary() {
+	symbols["encoding/binary/binary"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Append":         reflect.ValueOf(binary.Append),
 		"AppendUvarint":  reflect.ValueOf(binary.AppendUvarint),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["encoding/gob/gob"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_encoding_gob) }
+
+func load_encoding_gob() {
+	symbols["encoding/gob/gob"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"NewDecoder":   reflect.ValueOf(gob.NewDecoder),
 		"NewEncoder":   reflect.ValueOf(gob.NewEncoder),

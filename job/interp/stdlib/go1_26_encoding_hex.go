@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["encoding/hex/hex"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_encoding_hex) }
+
+func load_encoding_hex() {
+	symbols["encoding/hex/hex"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"AppendDecode":   reflect.ValueOf(hex.AppendDecode),
 		"AppendEncode":   reflect.ValueOf(hex.AppendEncode),

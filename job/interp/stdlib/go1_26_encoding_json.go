@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["encoding/json/json"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_encoding_json) }
+
+func load_encoding_json() {
+	symbols["encoding/json/json"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Compact":       reflect.ValueOf(json.Compact),
 		"HTMLEscape":    reflect.ValueOf(json.HTMLEscape),

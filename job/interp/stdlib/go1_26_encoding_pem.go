@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["encoding/pem/pem"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_encoding_pem) }
+
+func load_encoding_pem() {
+	symbols["encoding/pem/pem"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Decode":         reflect.ValueOf(pem.Decode),
 		"Encode":         reflect.ValueOf(pem.Encode),

@@ -12,8 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["encoding/xml/xml"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_encoding_xml) }
+
+func load_encoding_xml() {
+	symbols["encoding/xml/xml"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"CopyToken":       reflect.ValueOf(xml.CopyToken),
 		"Escape":          reflect.ValueOf(xml.Escape),

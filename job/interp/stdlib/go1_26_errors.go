@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["errors/errors"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_errors) }
+
+func load_errors() {
+	symbols["errors/errors"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"As":             reflect.ValueOf(errors.As),
 		"ErrUnsupported": reflect.ValueOf(&errors.ErrUnsupported).Elem(),

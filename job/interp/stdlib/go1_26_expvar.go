@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["expvar/expvar"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_expvar) }
+
+func load_expvar() {
+	symbols["expvar/expvar"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Do":        reflect.ValueOf(expvar.Do),
 		"Get":       reflect.ValueOf(expvar.Get),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["flag/flag"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_flag) }
+
+func load_flag() {
+	symbols["flag/flag"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Arg":             reflect.ValueOf(flag.Arg),
 		"Args":            reflect.ValueOf(flag.Args),

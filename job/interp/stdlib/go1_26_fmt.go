@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["fmt/fmt"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_fmt) }
+
+func load_fmt() {
+	symbols["fmt/fmt"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Append":       reflect.ValueOf(fmt.Append),
 		"Appendf":      reflect.ValueOf(fmt.Appendf),

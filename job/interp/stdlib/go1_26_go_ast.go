@@ -11,8 +11,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["go/ast/ast"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_go_ast) }
+
+func load_go_ast() {
+	symbols["go/ast/ast"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Bad":                        reflect.ValueOf(ast.Bad),
 		"Con":                        reflect.ValueOf(ast.Con),

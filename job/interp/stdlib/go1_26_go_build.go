@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["go/build/build"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_go_build) }
+
+func load_go_build() {
+	symbols["go/build/build"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"AllowBinary":   reflect.ValueOf(build.AllowBinary),
 		"ArchChar":      reflect.ValueOf(build.ArchChar),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["go/build/constraint/constraint"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_go_build_constraint) }
+
+func load_go_build_constraint() {
+	symbols["go/build/constraint/constraint"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"GoVersion":      reflect.ValueOf(constraint.GoVersion),
 		"IsGoBuild":      reflect.ValueOf(constraint.IsGoBuild),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["go/constant/constant"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_go_constant) }
+
+func load_go_constant() {
+	symbols["go/constant/constant"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"BinaryOp":        reflect.ValueOf(constant.BinaryOp),
 		"BitLen":          reflect.ValueOf(constant.BitLen),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["go/doc/comment/comment"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_go_doc_comment) }
+
+func load_go_doc_comment() {
+	symbols["go/doc/comment/comment"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"DefaultLookupPackage": reflect.ValueOf(comment.DefaultLookupPackage),
 

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["go/format/format"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_go_format) }
+
+func load_go_format() {
+	symbols["go/format/format"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Node":   reflect.ValueOf(format.Node),
 		"Source": reflect.ValueOf(format.Source),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["go/importer/importer"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_go_importer) }
+
+func load_go_importer() {
+	symbols["go/importer/importer"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Default":     reflect.ValueOf(importer.Default),
 		"For":         reflect.ValueOf(importer.For),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["go/parser/parser"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_go_parser) }
+
+func load_go_parser() {
+	symbols["go/parser/parser"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"AllErrors":            reflect.ValueOf(parser.AllErrors),
 		"DeclarationErrors":    reflect.ValueOf(parser.DeclarationErrors),

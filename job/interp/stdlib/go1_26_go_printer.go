@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["go/printer/printer"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_go_printer) }
+
+func load_go_printer() {
+	symbols["go/printer/printer"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Fprint":    reflect.ValueOf(printer.Fprint),
 		"RawFormat": reflect.ValueOf(printer.RawFormat),

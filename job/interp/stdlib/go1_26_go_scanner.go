@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["go/scanner/scanner"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_go_scanner) }
+
+func load_go_scanner() {
+	symbols["go/scanner/scanner"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"PrintError":   reflect.ValueOf(scanner.PrintError),
 		"ScanComments": reflect.ValueOf(scanner.ScanComments),

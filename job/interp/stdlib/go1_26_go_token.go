@@ -11,8 +11,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["go/token/token"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_go_token) }
+
+func load_go_token() {
+	symbols["go/token/token"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"ADD":            reflect.ValueOf(token.ADD),
 		"ADD_ASSIGN":     reflect.ValueOf(token.ADD_ASSIGN),

@@ -11,8 +11,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["go/types/types"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_go_types) }
+
+func load_go_types() {
+	symbols["go/types/types"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"AssertableTo":            reflect.ValueOf(types.AssertableTo),
 		"AssignableTo":            reflect.ValueOf(types.AssignableTo),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["go/version/version"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_go_version) }
+
+func load_go_version() {
+	symbols["go/version/version"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Compare": reflect.ValueOf(version.Compare),
 		"IsValid": reflect.ValueOf(version.IsValid),

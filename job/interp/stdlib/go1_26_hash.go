@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["hash/hash"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_hash) }
+
+func load_hash() {
+	symbols["hash/hash"] = map[string]reflect.Value{
 		// type definitions
 		"Cloner": reflect.ValueOf((*hash.Cloner)(nil)),
 		"Hash":   reflect.ValueOf((*hash.Hash)(nil)),

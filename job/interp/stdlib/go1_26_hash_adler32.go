@@ -12,8 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["hash/adler32/adler32"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_hash_adler32) }
+
+func load_hash_adler32() {
+	symbols["hash/adler32/adler32"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Checksum": reflect.ValueOf(adler32.Checksum),
 		"New":      reflect.ValueOf(adler32.New),

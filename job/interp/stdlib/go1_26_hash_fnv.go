@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["hash/fnv/fnv"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_hash_fnv) }
+
+func load_hash_fnv() {
+	symbols["hash/fnv/fnv"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"New128":  reflect.ValueOf(fnv.New128),
 		"New128a": reflect.ValueOf(fnv.New128a),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["hash/maphash/maphash"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_hash_maphash) }
+
+func load_hash_maphash() {
+	symbols["hash/maphash/maphash"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Bytes":    reflect.ValueOf(maphash.Bytes),
 		"MakeSeed": reflect.ValueOf(maphash.MakeSeed),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["html/template/template"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_html_template) }
+
+func load_html_template() {
+	symbols["html/template/template"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"ErrAmbigContext":      reflect.ValueOf(template.ErrAmbigContext),
 		"ErrBadHTML":           reflect.ValueOf(template.ErrBadHTML),

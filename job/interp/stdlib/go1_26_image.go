@@ -11,8 +11,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["image/image"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_image) }
+
+func load_image() {
+	symbols["image/image"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Black":                  reflect.ValueOf(&image.Black).Elem(),
 		"Decode":                 reflect.ValueOf(image.Decode),

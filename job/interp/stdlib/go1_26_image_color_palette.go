@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["image/color/palette/palette"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_image_color_palette) }
+
+func load_image_color_palette() {
+	symbols["image/color/palette/palette"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Plan9":   reflect.ValueOf(&palette.Plan9).Elem(),
 		"WebSafe": reflect.ValueOf(&palette.WebSafe).Elem(),

@@ -12,8 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["image/draw/draw"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_image_draw) }
+
+func load_image_draw() {
+	symbols["image/draw/draw"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Draw":           reflect.ValueOf(draw.Draw),
 		"DrawMask":       reflect.ValueOf(draw.DrawMask),

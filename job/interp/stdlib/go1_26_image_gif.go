@@ -12,8 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["image/gif/gif"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_image_gif) }
+
+func load_image_gif() {
+	symbols["image/gif/gif"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Decode":             reflect.ValueOf(gif.Decode),
 		"DecodeAll":          reflect.ValueOf(gif.DecodeAll),

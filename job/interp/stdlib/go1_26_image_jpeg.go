@@ -12,8 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["image/jpeg/jpeg"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_image_jpeg) }
+
+func load_image_jpeg() {
+	symbols["image/jpeg/jpeg"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Decode":         reflect.ValueOf(jpeg.Decode),
 		"DecodeConfig":   reflect.ValueOf(jpeg.DecodeConfig),

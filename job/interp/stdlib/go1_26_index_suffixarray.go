@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["index/suffixarray/suffixarray"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_index_suffixarray) }
+
+func load_index_suffixarray() {
+	symbols["index/suffixarray/suffixarray"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"New": reflect.ValueOf(suffixarray.New),
 

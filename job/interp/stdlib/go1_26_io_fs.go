@@ -11,8 +11,10 @@ import (
 	"time"
 )
 
-func init() {
-	Symbols["io/fs/fs"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_io_fs) }
+
+func load_io_fs() {
+	symbols["io/fs/fs"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"ErrClosed":          reflect.ValueOf(&fs.ErrClosed).Elem(),
 		"ErrExist":           reflect.ValueOf(&fs.ErrExist).Elem(),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["io/ioutil/ioutil"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_io_ioutil) }
+
+func load_io_ioutil() {
+	symbols["io/ioutil/ioutil"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Discard":   reflect.ValueOf(&ioutil.Discard).Elem(),
 		"NopCloser": reflect.ValueOf(ioutil.NopCloser),

@@ -9,6 +9,8 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["iter/iter"] = map[string]reflect.Value{}
+func init() { loaders = append(loaders, load_iter) }
+
+func load_iter() {
+	symbols["iter/iter"] = map[string]reflect.Value{}
 }

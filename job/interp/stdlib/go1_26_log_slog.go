@@ -13,8 +13,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["log/slog/slog"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_log_slog) }
+
+func load_log_slog() {
+	symbols["log/slog/slog"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Any":               reflect.ValueOf(slog.Any),
 		"AnyValue":          reflect.ValueOf(slog.AnyValue),

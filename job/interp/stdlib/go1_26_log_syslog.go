@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["log/syslog/syslog"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_log_syslog) }
+
+func load_log_syslog() {
+	symbols["log/syslog/syslog"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Dial":         reflect.ValueOf(syslog.Dial),
 		"LOG_ALERT":    reflect.ValueOf(syslog.LOG_ALERT),

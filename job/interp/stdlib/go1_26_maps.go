@@ -9,6 +9,8 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["maps/maps"] = map[string]reflect.Value{}
+func init() { loaders = append(loaders, load_maps) }
+
+func load_maps() {
+	symbols["maps/maps"] = map[string]reflect.Value{}
 }

@@ -12,8 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["math/math"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_math) }
+
+func load_math() {
+	symbols["math/math"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Abs":                    reflect.ValueOf(math.Abs),
 		"Acos":                   reflect.ValueOf(math.Acos),

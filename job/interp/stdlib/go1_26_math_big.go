@@ -12,8 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["math/big/big"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_math_big) }
+
+func load_math_big() {
+	symbols["math/big/big"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Above":         reflect.ValueOf(big.Above),
 		"AwayFromZero":  reflect.ValueOf(big.AwayFromZero),

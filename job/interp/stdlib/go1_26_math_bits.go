@@ -12,8 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["math/bits/bits"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_math_bits) }
+
+func load_math_bits() {
+	symbols["math/bits/bits"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Add":             reflect.ValueOf(bits.Add),
 		"Add32":           reflect.ValueOf(bits.Add32),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["math/cmplx/cmplx"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_math_cmplx) }
+
+func load_math_cmplx() {
+	symbols["math/cmplx/cmplx"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Abs":   reflect.ValueOf(cmplx.Abs),
 		"Acos":  reflect.ValueOf(cmplx.Acos),

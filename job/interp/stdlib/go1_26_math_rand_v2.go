@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["math/rand/v2/rand"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_math_rand_v2) }
+
+func load_math_rand_v2() {
+	symbols["math/rand/v2/rand"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"ExpFloat64":  reflect.ValueOf(rand.ExpFloat64),
 		"Float32":     reflect.ValueOf(rand.Float32),

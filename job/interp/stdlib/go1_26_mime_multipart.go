@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["mime/multipart/multipart"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_mime_multipart) }
+
+func load_mime_multipart() {
+	symbols["mime/multipart/multipart"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"ErrMessageTooLarge":     reflect.ValueOf(&multipart.ErrMessageTooLarge).Elem(),
 		"FileContentDisposition": reflect.ValueOf(multipart.FileContentDisposition),

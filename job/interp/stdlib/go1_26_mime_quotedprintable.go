@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["mime/quotedprintable/quotedprintable"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_mime_quotedprintable) }
+
+func load_mime_quotedprintable() {
+	symbols["mime/quotedprintable/quotedprintable"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"NewReader": reflect.ValueOf(quotedprintable.NewReader),
 		"NewWriter": reflect.ValueOf(quotedprintable.NewWriter),

@@ -13,8 +13,10 @@ import (
 	"time"
 )
 
-func init() {
-	Symbols["net/net"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_net) }
+
+func load_net() {
+	symbols["net/net"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"CIDRMask":                   reflect.ValueOf(net.CIDRMask),
 		"DefaultResolver":            reflect.ValueOf(&net.DefaultResolver).Elem(),

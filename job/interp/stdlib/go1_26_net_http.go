@@ -16,8 +16,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["net/http/http"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_net_http) }
+
+func load_net_http() {
+	symbols["net/http/http"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"AllowQuerySemicolons":                reflect.ValueOf(http.AllowQuerySemicolons),
 		"CanonicalHeaderKey":                  reflect.ValueOf(http.CanonicalHeaderKey),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["net/http/cgi/cgi"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_net_http_cgi) }
+
+func load_net_http_cgi() {
+	symbols["net/http/cgi/cgi"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Request":        reflect.ValueOf(cgi.Request),
 		"RequestFromMap": reflect.ValueOf(cgi.RequestFromMap),

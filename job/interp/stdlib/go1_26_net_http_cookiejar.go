@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["net/http/cookiejar/cookiejar"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_net_http_cookiejar) }
+
+func load_net_http_cookiejar() {
+	symbols["net/http/cookiejar/cookiejar"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"New": reflect.ValueOf(cookiejar.New),
 

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["net/http/fcgi/fcgi"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_net_http_fcgi) }
+
+func load_net_http_fcgi() {
+	symbols["net/http/fcgi/fcgi"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"ErrConnClosed":     reflect.ValueOf(&fcgi.ErrConnClosed).Elem(),
 		"ErrRequestAborted": reflect.ValueOf(&fcgi.ErrRequestAborted).Elem(),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["net/http/httptrace/httptrace"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_net_http_httptrace) }
+
+func load_net_http_httptrace() {
+	symbols["net/http/httptrace/httptrace"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"ContextClientTrace": reflect.ValueOf(httptrace.ContextClientTrace),
 		"WithClientTrace":    reflect.ValueOf(httptrace.WithClientTrace),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["net/http/pprof/pprof"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_net_http_pprof) }
+
+func load_net_http_pprof() {
+	symbols["net/http/pprof/pprof"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Cmdline": reflect.ValueOf(pprof.Cmdline),
 		"Handler": reflect.ValueOf(pprof.Handler),

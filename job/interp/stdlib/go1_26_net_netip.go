@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["net/netip/netip"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_net_netip) }
+
+func load_net_netip() {
+	symbols["net/netip/netip"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"AddrFrom16":              reflect.ValueOf(netip.AddrFrom16),
 		"AddrFrom4":               reflect.ValueOf(netip.AddrFrom4),

@@ -12,8 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["net/rpc/rpc"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_net_rpc) }
+
+func load_net_rpc() {
+	symbols["net/rpc/rpc"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Accept":             reflect.ValueOf(rpc.Accept),
 		"DefaultDebugPath":   reflect.ValueOf(constant.MakeFromLiteral("\"/debug/rpc\"", token.STRING, 0)),

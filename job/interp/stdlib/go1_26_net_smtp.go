@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["net/smtp/smtp"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_net_smtp) }
+
+func load_net_smtp() {
+	symbols["net/smtp/smtp"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"CRAMMD5Auth": reflect.ValueOf(smtp.CRAMMD5Auth),
 		"Dial":        reflect.ValueOf(smtp.Dial),

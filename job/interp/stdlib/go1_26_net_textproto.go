@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["net/textproto/textproto"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_net_textproto) }
+
+func load_net_textproto() {
+	symbols["net/textproto/textproto"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"CanonicalMIMEHeaderKey": reflect.ValueOf(textproto.CanonicalMIMEHeaderKey),
 		"Dial":                   reflect.ValueOf(textproto.Dial),

@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["net/url/url"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_net_url) }
+
+func load_net_url() {
+	symbols["net/url/url"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"JoinPath":        reflect.ValueOf(url.JoinPath),
 		"Parse":           reflect.ValueOf(url.Parse),

@@ -14,8 +14,10 @@ import (
 	"time"
 )
 
-func init() {
-	Symbols["os/os"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_os) }
+
+func load_os() {
+	symbols["os/os"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Args":                reflect.ValueOf(&os.Args).Elem(),
 		"Chdir":               reflect.ValueOf(os.Chdir),

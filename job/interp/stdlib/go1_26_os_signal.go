@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["os/signal/signal"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_os_signal) }
+
+func load_os_signal() {
+	symbols["os/signal/signal"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Ignore":        reflect.ValueOf(signal.Ignore),
 		"Ignored":       reflect.ValueOf(signal.Ignored),

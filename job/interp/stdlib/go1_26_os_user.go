@@ -10,8 +10,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["os/user/user"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_os_user) }
+
+func load_os_user() {
+	symbols["os/user/user"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Current":       reflect.ValueOf(user.Current),
 		"Lookup":        reflect.ValueOf(user.Lookup),

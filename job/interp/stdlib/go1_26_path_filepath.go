@@ -12,8 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["path/filepath/filepath"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_path_filepath) }
+
+func load_path_filepath() {
+	symbols["path/filepath/filepath"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Abs":           reflect.ValueOf(filepath.Abs),
 		"Base":          reflect.ValueOf(filepath.Base),

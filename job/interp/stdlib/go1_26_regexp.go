@@ -10,8 +10,10 @@ import (
 	"regexp"
 )
 
-func init() {
-	Symbols["regexp/regexp"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_regexp) }
+
+func load_regexp() {
+	symbols["regexp/regexp"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Compile":          reflect.ValueOf(regexp.Compile),
 		"CompilePOSIX":     reflect.ValueOf(regexp.CompilePOSIX),

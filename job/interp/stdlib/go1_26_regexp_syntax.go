@@ -10,8 +10,10 @@ import (
 	"regexp/syntax"
 )
 
-func init() {
-	Symbols["regexp/syntax/syntax"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_regexp_syntax) }
+
+func load_regexp_syntax() {
+	symbols["regexp/syntax/syntax"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"ClassNL":                  reflect.ValueOf(syntax.ClassNL),
 		"Compile":                  reflect.ValueOf(syntax.Compile),

@@ -12,8 +12,10 @@ import (
 	"runtime"
 )
 
-func init() {
-	Symbols["runtime/runtime"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_runtime) }
+
+func load_runtime() {
+	symbols["runtime/runtime"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"BlockProfile":            reflect.ValueOf(runtime.BlockProfile),
 		"Breakpoint":              reflect.ValueOf(runtime.Breakpoint),

@@ -10,8 +10,10 @@ import (
 	"runtime/debug"
 )
 
-func init() {
-	Symbols["runtime/debug/debug"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_runtime_debug) }
+
+func load_runtime_debug() {
+	symbols["runtime/debug/debug"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"FreeOSMemory":    reflect.ValueOf(debug.FreeOSMemory),
 		"ParseBuildInfo":  reflect.ValueOf(debug.ParseBuildInfo),

@@ -10,8 +10,10 @@ import (
 	"runtime/metrics"
 )
 
-func init() {
-	Symbols["runtime/metrics/metrics"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_runtime_metrics) }
+
+func load_runtime_metrics() {
+	symbols["runtime/metrics/metrics"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"All":                  reflect.ValueOf(metrics.All),
 		"KindBad":              reflect.ValueOf(metrics.KindBad),

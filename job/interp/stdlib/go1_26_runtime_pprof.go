@@ -10,8 +10,10 @@ import (
 	"runtime/pprof"
 )
 
-func init() {
-	Symbols["runtime/pprof/pprof"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_runtime_pprof) }
+
+func load_runtime_pprof() {
+	symbols["runtime/pprof/pprof"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Do":                 reflect.ValueOf(pprof.Do),
 		"ForLabels":          reflect.ValueOf(pprof.ForLabels),

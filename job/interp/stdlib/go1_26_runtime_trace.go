@@ -10,8 +10,10 @@ import (
 	"runtime/trace"
 )
 
-func init() {
-	Symbols["runtime/trace/trace"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_runtime_trace) }
+
+func load_runtime_trace() {
+	symbols["runtime/trace/trace"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"IsEnabled":         reflect.ValueOf(trace.IsEnabled),
 		"Log":               reflect.ValueOf(trace.Log),

@@ -9,6 +9,8 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["slices/slices"] = map[string]reflect.Value{}
+func init() { loaders = append(loaders, load_slices) }
+
+func load_slices() {
+	symbols["slices/slices"] = map[string]reflect.Value{}
 }

@@ -10,8 +10,10 @@ import (
 	"sort"
 )
 
-func init() {
-	Symbols["sort/sort"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_sort) }
+
+func load_sort() {
+	symbols["sort/sort"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Find":              reflect.ValueOf(sort.Find),
 		"Float64s":          reflect.ValueOf(sort.Float64s),

@@ -12,8 +12,10 @@ import (
 	"strconv"
 )
 
-func init() {
-	Symbols["strconv/strconv"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_strconv) }
+
+func load_strconv() {
+	symbols["strconv/strconv"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"AppendBool":               reflect.ValueOf(strconv.AppendBool),
 		"AppendFloat":              reflect.ValueOf(strconv.AppendFloat),

@@ -10,8 +10,10 @@ import (
 	"strings"
 )
 
-func init() {
-	Symbols["strings/strings"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_strings) }
+
+func load_strings() {
+	symbols["strings/strings"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Clone":          reflect.ValueOf(strings.Clone),
 		"Compare":        reflect.ValueOf(strings.Compare),

@@ -10,8 +10,10 @@ import (
 	"structs"
 )
 
-func init() {
-	Symbols["structs/structs"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_structs) }
+
+func load_structs() {
+	symbols["structs/structs"] = map[string]reflect.Value{
 		// type definitions
 		"HostLayout": reflect.ValueOf((*structs.HostLayout)(nil)),
 	}

@@ -10,8 +10,10 @@ import (
 	"sync"
 )
 
-func init() {
-	Symbols["sync/sync"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_sync) }
+
+func load_sync() {
+	symbols["sync/sync"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"NewCond":  reflect.ValueOf(sync.NewCond),
 		"OnceFunc": reflect.ValueOf(sync.OnceFunc),

@@ -10,8 +10,10 @@ import (
 	"sync/atomic"
 )
 
-func init() {
-	Symbols["sync/atomic/atomic"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_sync_atomic) }
+
+func load_sync_atomic() {
+	symbols["sync/atomic/atomic"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"AddInt32":              reflect.ValueOf(atomic.AddInt32),
 		"AddInt64":              reflect.ValueOf(atomic.AddInt64),

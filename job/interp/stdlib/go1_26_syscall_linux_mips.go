@@ -12,8 +12,10 @@ import (
 	"syscall"
 )
 
-func init() {
-	Symbols["syscall/syscall"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_syscall_linux_mips) }
+
+func load_syscall_linux_mips() {
+	symbols["syscall/syscall"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"AF_ALG":                           reflect.ValueOf(constant.MakeFromLiteral("38", token.INT, 0)),
 		"AF_APPLETALK":                     reflect.ValueOf(constant.MakeFromLiteral("5", token.INT, 0)),

@@ -12,8 +12,10 @@ import (
 	"testing"
 )
 
-func init() {
-	Symbols["testing/testing"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_testing) }
+
+func load_testing() {
+	symbols["testing/testing"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"AllocsPerRun":  reflect.ValueOf(testing.AllocsPerRun),
 		"Benchmark":     reflect.ValueOf(testing.Benchmark),

@@ -10,8 +10,10 @@ import (
 	"testing/fstest"
 )
 
-func init() {
-	Symbols["testing/fstest/fstest"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_testing_fstest) }
+
+func load_testing_fstest() {
+	symbols["testing/fstest/fstest"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"TestFS": reflect.ValueOf(fstest.TestFS),
 

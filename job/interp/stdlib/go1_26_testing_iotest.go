@@ -10,8 +10,10 @@ import (
 	"testing/iotest"
 )
 
-func init() {
-	Symbols["testing/iotest/iotest"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_testing_iotest) }
+
+func load_testing_iotest() {
+	symbols["testing/iotest/iotest"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"DataErrReader":  reflect.ValueOf(iotest.DataErrReader),
 		"ErrReader":      reflect.ValueOf(iotest.ErrReader),

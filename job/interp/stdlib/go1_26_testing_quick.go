@@ -11,8 +11,10 @@ import (
 	"testing/quick"
 )
 
-func init() {
-	Symbols["testing/quick/quick"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_testing_quick) }
+
+func load_testing_quick() {
+	symbols["testing/quick/quick"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Check":      reflect.ValueOf(quick.Check),
 		"CheckEqual": reflect.ValueOf(quick.CheckEqual),

@@ -10,8 +10,10 @@ import (
 	"testing/slogtest"
 )
 
-func init() {
-	Symbols["testing/slogtest/slogtest"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_testing_slogtest) }
+
+func load_testing_slogtest() {
+	symbols["testing/slogtest/slogtest"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Run":         reflect.ValueOf(slogtest.Run),
 		"TestHandler": reflect.ValueOf(slogtest.TestHandler),

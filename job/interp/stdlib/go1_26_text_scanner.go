@@ -12,8 +12,10 @@ import (
 	"text/scanner"
 )
 
-func init() {
-	Symbols["text/scanner/scanner"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_text_scanner) }
+
+func load_text_scanner() {
+	symbols["text/scanner/scanner"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Char":           reflect.ValueOf(constant.MakeFromLiteral("-5", token.INT, 0)),
 		"Comment":        reflect.ValueOf(constant.MakeFromLiteral("-8", token.INT, 0)),

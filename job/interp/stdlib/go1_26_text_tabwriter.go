@@ -12,8 +12,10 @@ import (
 	"text/tabwriter"
 )
 
-func init() {
-	Symbols["text/tabwriter/tabwriter"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_text_tabwriter) }
+
+func load_text_tabwriter() {
+	symbols["text/tabwriter/tabwriter"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"AlignRight":          reflect.ValueOf(tabwriter.AlignRight),
 		"Debug":               reflect.ValueOf(tabwriter.Debug),

@@ -10,8 +10,10 @@ import (
 	"text/template"
 )
 
-func init() {
-	Symbols["text/template/template"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_text_template) }
+
+func load_text_template() {
+	symbols["text/template/template"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"HTMLEscape":       reflect.ValueOf(template.HTMLEscape),
 		"HTMLEscapeString": reflect.ValueOf(template.HTMLEscapeString),

@@ -10,8 +10,10 @@ import (
 	"text/template/parse"
 )
 
-func init() {
-	Symbols["text/template/parse/parse"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_text_template_parse) }
+
+func load_text_template_parse() {
+	symbols["text/template/parse/parse"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"IsEmptyTree":    reflect.ValueOf(parse.IsEmptyTree),
 		"New":            reflect.ValueOf(parse.New),

@@ -12,8 +12,10 @@ import (
 	"unicode"
 )
 
-func init() {
-	Symbols["unicode/unicode"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_unicode) }
+
+func load_unicode() {
+	symbols["unicode/unicode"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"ASCII_Hex_Digit":                    reflect.ValueOf(&unicode.ASCII_Hex_Digit).Elem(),
 		"Adlam":                              reflect.ValueOf(&unicode.Adlam).Elem(),

@@ -10,8 +10,10 @@ import (
 	"unicode/utf16"
 )
 
-func init() {
-	Symbols["unicode/utf16/utf16"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_unicode_utf16) }
+
+func load_unicode_utf16() {
+	symbols["unicode/utf16/utf16"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"AppendRune":  reflect.ValueOf(utf16.AppendRune),
 		"Decode":      reflect.ValueOf(utf16.Decode),

@@ -12,8 +12,10 @@ import (
 	"unicode/utf8"
 )
 
-func init() {
-	Symbols["unicode/utf8/utf8"] = map[string]reflect.Value{
+func init() { loaders = append(loaders, load_unicode_utf8) }
+
+func load_unicode_utf8() {
+	symbols["unicode/utf8/utf8"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"AppendRune":             reflect.ValueOf(utf8.AppendRune),
 		"DecodeLastRune":         reflect.ValueOf(utf8.DecodeLastRune),

@@ -9,6 +9,8 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["unique/unique"] = map[string]reflect.Value{}
+func init() { loaders = append(loaders, load_unique) }
+
+func load_unique() {
+	symbols["unique/unique"] = map[string]reflect.Value{}
 }

@@ -9,6 +9,8 @@ import (
 	"reflect"
 )
 
-func init() {
-	Symbols["weak/weak"] = map[string]reflect.Value{}
+func init() { loaders = append(loaders, load_weak) }
+
+func load_weak() {
+	symbols["weak/weak"] = map[string]reflect.Value{}
 }

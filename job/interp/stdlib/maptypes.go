@@ -12,7 +12,10 @@ import (
 	"reflect"
 )
 
-func init() {
+func init() { loaders = append(loaders, loadMapTypes) }
+
+// loadMapTypes fills mapTypes (see Symbols).
+func loadMapTypes() {
 	// warren: error comes before Stringer, as in fmt's own order
 	// (Formatter, error, Stringer), so an interpreted error type prints
 	// through Error() and fmt.Errorf's %w sees an error.
@@ -22,43 +25,43 @@ func init() {
 		reflect.TypeOf((*fmt.Stringer)(nil)).Elem(),
 	}
 
-	MapTypes[reflect.ValueOf(fmt.Errorf)] = mt
-	MapTypes[reflect.ValueOf(fmt.Fprint)] = mt
-	MapTypes[reflect.ValueOf(fmt.Fprintf)] = mt
-	MapTypes[reflect.ValueOf(fmt.Fprintln)] = mt
-	MapTypes[reflect.ValueOf(fmt.Print)] = mt
-	MapTypes[reflect.ValueOf(fmt.Printf)] = mt
-	MapTypes[reflect.ValueOf(fmt.Println)] = mt
-	MapTypes[reflect.ValueOf(fmt.Sprint)] = mt
-	MapTypes[reflect.ValueOf(fmt.Sprintf)] = mt
-	MapTypes[reflect.ValueOf(fmt.Sprintln)] = mt
+	mapTypes[reflect.ValueOf(fmt.Errorf)] = mt
+	mapTypes[reflect.ValueOf(fmt.Fprint)] = mt
+	mapTypes[reflect.ValueOf(fmt.Fprintf)] = mt
+	mapTypes[reflect.ValueOf(fmt.Fprintln)] = mt
+	mapTypes[reflect.ValueOf(fmt.Print)] = mt
+	mapTypes[reflect.ValueOf(fmt.Printf)] = mt
+	mapTypes[reflect.ValueOf(fmt.Println)] = mt
+	mapTypes[reflect.ValueOf(fmt.Sprint)] = mt
+	mapTypes[reflect.ValueOf(fmt.Sprintf)] = mt
+	mapTypes[reflect.ValueOf(fmt.Sprintln)] = mt
 
-	MapTypes[reflect.ValueOf(log.Fatal)] = mt
-	MapTypes[reflect.ValueOf(log.Fatalf)] = mt
-	MapTypes[reflect.ValueOf(log.Fatalln)] = mt
-	MapTypes[reflect.ValueOf(log.Panic)] = mt
-	MapTypes[reflect.ValueOf(log.Panicf)] = mt
-	MapTypes[reflect.ValueOf(log.Panicln)] = mt
+	mapTypes[reflect.ValueOf(log.Fatal)] = mt
+	mapTypes[reflect.ValueOf(log.Fatalf)] = mt
+	mapTypes[reflect.ValueOf(log.Fatalln)] = mt
+	mapTypes[reflect.ValueOf(log.Panic)] = mt
+	mapTypes[reflect.ValueOf(log.Panicf)] = mt
+	mapTypes[reflect.ValueOf(log.Panicln)] = mt
 
 	mt = []reflect.Type{reflect.TypeOf((*fmt.Scanner)(nil)).Elem()}
 
-	MapTypes[reflect.ValueOf(fmt.Scan)] = mt
-	MapTypes[reflect.ValueOf(fmt.Scanf)] = mt
-	MapTypes[reflect.ValueOf(fmt.Scanln)] = mt
+	mapTypes[reflect.ValueOf(fmt.Scan)] = mt
+	mapTypes[reflect.ValueOf(fmt.Scanf)] = mt
+	mapTypes[reflect.ValueOf(fmt.Scanln)] = mt
 
-	MapTypes[reflect.ValueOf(json.Marshal)] = []reflect.Type{
+	mapTypes[reflect.ValueOf(json.Marshal)] = []reflect.Type{
 		reflect.TypeOf((*json.Marshaler)(nil)).Elem(),
 		reflect.TypeOf((*encoding.TextMarshaler)(nil)).Elem(),
 	}
-	MapTypes[reflect.ValueOf(json.Unmarshal)] = []reflect.Type{
+	mapTypes[reflect.ValueOf(json.Unmarshal)] = []reflect.Type{
 		reflect.TypeOf((*json.Unmarshaler)(nil)).Elem(),
 		reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem(),
 	}
-	MapTypes[reflect.ValueOf(xml.Marshal)] = []reflect.Type{
+	mapTypes[reflect.ValueOf(xml.Marshal)] = []reflect.Type{
 		reflect.TypeOf((*xml.Marshaler)(nil)).Elem(),
 		reflect.TypeOf((*encoding.TextMarshaler)(nil)).Elem(),
 	}
-	MapTypes[reflect.ValueOf(xml.Unmarshal)] = []reflect.Type{
+	mapTypes[reflect.ValueOf(xml.Unmarshal)] = []reflect.Type{
 		reflect.TypeOf((*xml.Unmarshaler)(nil)).Elem(),
 		reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem(),
 	}

@@ -12,17 +12,39 @@
 // are in full builds only.
 package stdlib
 
-import "reflect"
+import (
+	"reflect"
+	"sync"
+)
 
 //go:generate go run ./gen
 
-// Symbols maps "import/path/name" to the exported symbols of that package.
-var Symbols = map[string]map[string]reflect.Value{}
+var (
+	// loaders fill symbols, one per generated file; their init functions
+	// only register them, so a warren process that never interprets (the
+	// CLI, the daemon) never pays for the tables.
+	loaders  []func()
+	symbols  = map[string]map[string]reflect.Value{}
+	mapTypes = map[reflect.Value][]reflect.Type{}
+	load     sync.Once
+)
+
+// Symbols returns the tables: "import/path/name" -> the exported symbols of
+// that package. The first call builds them (about 4 ms); the result is
+// shared and must not be modified.
+func Symbols() map[string]map[string]reflect.Value {
+	load.Do(func() {
+		for _, l := range loaders {
+			l()
+		}
+		symbols["."] = map[string]reflect.Value{"MapTypes": reflect.ValueOf(mapTypes)}
+	})
+	return symbols
+}
 
 // MapTypes lists, for functions taking an interface{}, the interfaces an
 // interpreted value should be wrapped as (fmt.Stringer for fmt.Println...).
-var MapTypes = map[reflect.Value][]reflect.Type{}
-
-func init() {
-	Symbols["."] = map[string]reflect.Value{"MapTypes": reflect.ValueOf(MapTypes)}
+func MapTypes() map[reflect.Value][]reflect.Type {
+	Symbols()
+	return mapTypes
 }

@@ -78,14 +78,16 @@ func (w _ioWriterReadFrom) ReadFrom(r io.Reader) (n int64, err error) {
 
 // Each MapType value (each slice) must be sorted by complexity, i.e. by number
 // of interface methods.
-func init() {
-	MapTypes[reflect.ValueOf((*_net_http_ResponseWriter)(nil))] = []reflect.Type{
+func init() { loaders = append(loaders, loadComposed) }
+
+func loadComposed() {
+	mapTypes[reflect.ValueOf((*_net_http_ResponseWriter)(nil))] = []reflect.Type{
 		reflect.ValueOf((*_netHTTPResponseWriterHijacker)(nil)).Type().Elem(),
 	}
-	MapTypes[reflect.ValueOf((*_io_Reader)(nil))] = []reflect.Type{
+	mapTypes[reflect.ValueOf((*_io_Reader)(nil))] = []reflect.Type{
 		reflect.ValueOf((*_ioReaderWriteTo)(nil)).Type().Elem(),
 	}
-	MapTypes[reflect.ValueOf((*_io_Writer)(nil))] = []reflect.Type{
+	mapTypes[reflect.ValueOf((*_io_Writer)(nil))] = []reflect.Type{
 		reflect.ValueOf((*_ioWriterReadFrom)(nil)).Type().Elem(),
 	}
 }
