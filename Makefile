@@ -9,7 +9,9 @@ WORKDIR ?= $(CURDIR)/.warren
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/warren
+	# static (no cgo): runs on any Linux box whatever its libc, and starts
+	# faster without the dynamic loader.
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/warren
 
 # Start a node daemon in the foreground, with its state in ./.warren.
 run: build

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/warren-mesh/warren/cli"
+	_ "github.com/warren-mesh/warren/internal/prefault" // maps the binary in one call for short commands
 )
 
 func main() {
