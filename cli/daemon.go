@@ -15,6 +15,7 @@ import (
 
 	"github.com/warren-mesh/warren/daemon"
 	"github.com/warren-mesh/warren/daemon/api"
+	"github.com/warren-mesh/warren/internal/residency"
 )
 
 func newDaemonCmd(env *Env) *cobra.Command {
@@ -77,6 +78,11 @@ READY=1 once it serves.`,
 			ctx := cmd.Context()
 			if err := d.Start(ctx); err != nil {
 				return err
+			}
+			// Start-up is over: drop the mappings of the init-only
+			// code and data (about 15 MB of resident set).
+			if err := residency.Trim(); err != nil {
+				env.Log.Debug("trim resident set", "err", err)
 			}
 			for done := false; !done; {
 				select {

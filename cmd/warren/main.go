@@ -10,7 +10,7 @@ import (
 	"syscall"
 
 	"github.com/warren-mesh/warren/cli"
-	_ "github.com/warren-mesh/warren/internal/prefault" // maps the binary in one call for short commands
+	_ "github.com/warren-mesh/warren/internal/residency" // maps the binary in one call for short commands
 )
 
 func main() {

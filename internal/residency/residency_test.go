@@ -1,4 +1,4 @@
-package prefault
+package residency
 
 import (
 	"bufio"
@@ -72,8 +72,10 @@ func smaps() ([]mapping, error) {
 }
 
 // residency reports how much of the executable is resident in this
-// process's page tables: kB resident and kB mapped, over its mappings.
+// process's page tables: kB resident and kB mapped, over its mappings
+// (its read-only ones only when PREFAULT_PROBE_RO is set).
 func residency() (rss, size int, err error) {
+	readOnly := os.Getenv("PREFAULT_PROBE_RO")
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return 0, 0, err
@@ -83,7 +85,7 @@ func residency() (rss, size int, err error) {
 		return 0, 0, err
 	}
 	for _, m := range ms {
-		if m.path == exe {
+		if m.path == exe && (readOnly == "" || m.perms[1] != 'w') {
 			rss += m.rssKB
 			size += m.sizeKB
 		}
@@ -103,6 +105,11 @@ func TestMain(m *testing.M) {
 		os.Exit(m.Run())
 	case "populate":
 		populate()
+	case "trim":
+		if err := Trim(); err != nil {
+			fmt.Fprintln(os.Stderr, "trim:", err)
+			os.Exit(1)
+		}
 	}
 	rss, size, err := residency()
 	if err != nil {
@@ -153,5 +160,19 @@ func TestPopulateMapsExecutable(t *testing.T) {
 	}
 	if rss, size := probe(t, "PREFAULT_PROBE=none"); rss != size {
 		t.Errorf("populate from init: %d of %d kB resident, want all", rss, size)
+	}
+}
+
+// TestTrim checks, in fresh processes, that Trim drops the read-only
+// mappings of the executable that init populated in full: afterwards less
+// of them is resident than in a process that never populated (which holds
+// what its init functions touched), and the process goes on working (it
+// reports after trimming, which faults its own reporting code back in).
+func TestTrim(t *testing.T) {
+	fresh, size := probe(t, "PREFAULT_PROBE=none", "PREFAULT_PROBE_RO=1", "WARREN_NO_PREFAULT=1")
+	trimmed, _ := probe(t, "PREFAULT_PROBE=trim", "PREFAULT_PROBE_RO=1")
+	t.Logf("read-only mappings of the executable: %d kB; resident in a fresh process %d kB, after populate and trim %d kB", size, fresh, trimmed)
+	if trimmed >= fresh {
+		t.Errorf("after trim %d kB resident, no less than a fresh process's %d kB", trimmed, fresh)
 	}
 }

@@ -1,24 +1,6 @@
-// Package prefault maps warren's own executable into memory in one system
-// call when a short-lived command starts, instead of letting the kernel
-// fault it in page by page as init functions and commands touch it.
-//
-// Why: on virtual machines that shadow the guest's page tables (Firecracker
-// with PVM, as on our build machines) a page fault costs 30-70 µs, and a
-// warren command touches about 900 pages of its 40 MB binary before it does
-// anything: 30 ms of a 35 ms `warren version`. madvise(MADV_POPULATE_READ)
-// maps the whole file-backed image (already in the page cache) in about
-// 1 ms. Long-running processes (daemon, group hosts, a standalone gateway)
-// skip it: populating would add the whole binary to their resident set,
-// and their start-up is paid once.
-//
-// Package main imports it for its side effect. Go runs package inits in
-// dependency order and then by import path (Go 1.21+), so the runtime and
-// the packages initialised before this one still fault in page by page;
-// measured on `warren version`: 975 faults without, 400-560 with.
-package prefault
+package residency
 
 import (
-	"bytes"
 	"os"
 	"syscall"
 )
@@ -78,29 +60,14 @@ func populate() {
 	if err != nil {
 		return
 	}
-	for _, line := range bytes.Split(maps, []byte{'\n'}) {
-		// 00400000-011ac000 r-xp 00000000 fd:01 123     /path/to/warren
-		f := bytes.Fields(line)
-		if len(f) < 5 || len(f[1]) < 4 {
-			continue
-		}
-		lo, hi, ok := bytes.Cut(f[0], []byte{'-'})
-		if !ok {
-			continue
-		}
-		start, end := hex(lo), hex(hi)
-		if end <= start {
-			continue
-		}
-		readable, writable := f[1][0] == 'r', f[1][1] == 'w'
-		file := len(f) >= 6
+	for _, m := range parseMaps(maps) {
 		switch {
-		case file && string(f[5]) == exe && writable:
-			madvise(start, end-start, madvPopulateWrite)
-		case file && string(f[5]) == exe && readable:
-			madvise(start, end-start, madvPopulateRead)
-		case !file && readable && writable && end-start <= maxAnon:
-			madvise(start, end-start, madvPopulateWrite)
+		case m.path == exe && m.writable:
+			madvise(m.start, m.end-m.start, madvPopulateWrite)
+		case m.path == exe && m.readable:
+			madvise(m.start, m.end-m.start, madvPopulateRead)
+		case !m.file && m.readable && m.writable && m.end-m.start <= maxAnon:
+			madvise(m.start, m.end-m.start, madvPopulateWrite)
 		}
 	}
 }
@@ -109,8 +76,11 @@ func populate() {
 // chunk is 4 MB; bigger ones are mostly never touched.
 const maxAnon = 4 << 20
 
-func madvise(addr, n, advice uintptr) {
-	syscall.Syscall(syscall.SYS_MADVISE, addr, n, advice)
+func madvise(addr, n, advice uintptr) error {
+	if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, addr, n, advice); e != 0 {
+		return e
+	}
+	return nil
 }
 
 func hex(b []byte) uintptr {
