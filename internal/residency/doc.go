@@ -9,14 +9,16 @@
 // map the executable and the Go heap's first chunk in one call each: 41 MB
 // of binary (already in the page cache) in 1.2 ms against 45 ms touched
 // page by page, 4 MB of heap in 0.65 ms against 24 ms. Short commands
-// (the CLI, `warren exec`) do it; long-running processes (daemon, group
-// hosts, a standalone gateway) skip it, since it would put the whole
-// binary in their resident set, and WARREN_NO_PREFAULT=1 turns it off.
+// (the CLI, `warren exec`) and job group hosts, whose start is on the path
+// of `warren run`, do it; the daemon and a standalone gateway skip it,
+// since it would put the whole binary in their resident set.
+// WARREN_NO_PREFAULT=1 turns it off.
 // Package main imports this package for that side effect. Go runs package
 // inits in dependency order and then by import path (Go 1.21+), so the
 // runtime and the packages initialised before this one still fault in page
 // by page: measured on `warren version`, 975 faults without, 400-560 with.
 //
 // Steady state: Trim lets a long-running process drop the mappings of the
-// code and constant data it touched only while starting (see Trim).
+// code and constant data it no longer uses: the daemon once started, a
+// group host once no job has started for a while (see Trim).
 package residency

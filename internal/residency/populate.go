@@ -12,9 +12,11 @@ const (
 	madvPopulateWrite = 23
 )
 
-// longRunning are the commands whose processes stay up: they keep their
-// resident set small instead.
-var longRunning = map[string]bool{"daemon": true, "__group": true, "gateway": true}
+// longRunning are the commands whose processes stay up and whose start is
+// paid once: they keep their resident set small instead. Group hosts
+// (__group) are long-running too, but their start is on the path of
+// `warren run` into a new group: they populate and trim once idle.
+var longRunning = map[string]bool{"daemon": true, "gateway": true}
 
 func init() {
 	if os.Getenv("WARREN_NO_PREFAULT") != "" || longRunning[command(os.Args[1:])] {
