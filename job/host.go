@@ -437,6 +437,13 @@ func (h *GroupHost) remove(j *hjob, force bool) error {
 // watcher is one Manager's subscription to status changes. Changes are
 // coalesced per job, so a slow reader never blocks a job and always gets
 // each job's latest state.
+//
+// "Latest" is by Status.Seq, not by arrival: a publisher reads or copies a
+// job's status before it takes GroupHost.mu to push it, so two publishers
+// of one job (the run loop's update and a stop, or a new watcher's
+// snapshot and the loop) can push out of order. push keeps the later
+// report; an earlier one arriving after it is dropped. (The Manager drops
+// reports older than what it has too, so one already sent does no harm.)
 type watcher struct {
 	mu     sync.Mutex
 	dirty  map[string]Status
@@ -446,10 +453,17 @@ type watcher struct {
 	once   sync.Once
 }
 
+func newWatcher() *watcher {
+	return &watcher{dirty: map[string]Status{}, notify: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
 func (w *watcher) push(st Status) {
 	w.mu.Lock()
-	if _, ok := w.dirty[st.ID]; !ok {
+	if old, ok := w.dirty[st.ID]; !ok {
 		w.order = append(w.order, st.ID)
+	} else if st.Seq < old.Seq {
+		w.mu.Unlock()
+		return // a stale report overtaken by a later one: keep the later
 	}
 	w.dirty[st.ID] = st
 	w.mu.Unlock()
@@ -457,6 +471,20 @@ func (w *watcher) push(st Status) {
 	case w.notify <- struct{}{}:
 	default:
 	}
+}
+
+// take returns the pending reports, in the order their jobs first changed,
+// and empties the set.
+func (w *watcher) take() []Status {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	batch := make([]Status, 0, len(w.order))
+	for _, id := range w.order {
+		batch = append(batch, w.dirty[id])
+	}
+	w.order = w.order[:0]
+	clear(w.dirty)
+	return batch
 }
 
 func (w *watcher) close() { w.once.Do(func() { close(w.done) }) }
@@ -469,22 +497,38 @@ func (h *GroupHost) publish(st Status) {
 	h.mu.Unlock()
 }
 
-func (h *GroupHost) watch(s *service.Stream) {
-	w := &watcher{dirty: map[string]Status{}, notify: make(chan struct{}, 1), done: make(chan struct{})}
+// subscribe registers a new watcher holding every job as it is now. The
+// snapshot is pushed under h.mu, with the registration, so that no publish
+// falls between the two.
+func (h *GroupHost) subscribe() *watcher {
+	w := newWatcher()
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.watchers[w] = struct{}{}
+	snap := make([]Status, 0, len(h.jobs))
+	for _, j := range h.jobs {
+		snap = append(snap, j.status())
+	}
+	sort.Slice(snap, func(a, b int) bool { return snap[a].Created.Before(snap[b].Created) })
+	for _, st := range snap {
+		w.push(st)
+	}
+	return w
+}
+
+func (h *GroupHost) unsubscribe(w *watcher) {
+	h.mu.Lock()
+	delete(h.watchers, w)
 	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		delete(h.watchers, w)
-		h.mu.Unlock()
-	}()
-	// First message: the hello, then every job as it is now.
+}
+
+func (h *GroupHost) watch(s *service.Stream) {
+	w := h.subscribe()
+	defer h.unsubscribe(w)
+	// First message: the hello, then every job as it was when subscribed
+	// (held by w, sent by the loop below), then every change.
 	if err := s.Send(h.handle(request{Op: opHello})); err != nil {
 		return
-	}
-	for _, st := range h.list() {
-		w.push(st)
 	}
 	gone := s.Context().Done() // the Manager closed the stream or went away
 	for {
@@ -495,14 +539,7 @@ func (h *GroupHost) watch(s *service.Stream) {
 		case <-gone:
 			return
 		}
-		w.mu.Lock()
-		batch := make([]Status, 0, len(w.order))
-		for _, id := range w.order {
-			batch = append(batch, w.dirty[id])
-		}
-		w.order = w.order[:0]
-		clear(w.dirty)
-		w.mu.Unlock()
+		batch := w.take()
 		for i := range batch {
 			if err := s.Send(response{Status: &batch[i]}); err != nil {
 				return
