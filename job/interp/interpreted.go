@@ -109,6 +109,7 @@ func runInterpreted(ctx context.Context, p Program, o *options) (res Result, err
 	})
 	// Link only the packages the program imports (see selectSymbols).
 	imports := importSet(low)
+	prepareDefaultMux(imports)
 	if err := useSymbols(it, stdlibFor(stdlib.Symbols(), imports)); err != nil {
 		return res, fmt.Errorf("interp: load stdlib: %w", err)
 	}

@@ -230,6 +230,10 @@ func (lw *lowering) post(f *file, n ast.Node, stack []ast.Node) {
 		if n.Tok == token.CONST {
 			lw.constDecl(f, n)
 		}
+	case *ast.AssignStmt:
+		lw.multiAssignStmt(f, n)
+	case *ast.ValueSpec:
+		lw.multiAssignSpec(f, n)
 	case *ast.CallExpr:
 		if id, ok := n.Fun.(*ast.Ident); ok && id.Name == "recover" && len(n.Args) == 0 && lw.isBuiltin(id) {
 			f.insert(n.Pos(), "__w_recovered(")
@@ -302,7 +306,9 @@ func (lw *lowering) evalEarly(f *file, c *ast.CallExpr, stmt func(call string) s
 	}
 	var args []string
 	for _, a := range c.Args {
-		if tv, ok := lw.info.Types[a]; ok && tv.Value != nil {
+		if tv, ok := lw.info.Types[a]; ok && (tv.Value != nil || tv.IsNil()) {
+			// constants and nil need no early evaluation, and nil
+			// cannot initialise a temporary
 			args = append(args, f.node(a))
 			continue
 		}
@@ -318,7 +324,8 @@ func (lw *lowering) evalEarly(f *file, c *ast.CallExpr, stmt func(call string) s
 	if len(names) == 0 {
 		return "{ " + stmt(call) + " }"
 	}
-	return fmt.Sprintf("{ %s := %s; %s }", strings.Join(names, ", "), strings.Join(vals, ", "), stmt(call))
+	// each value in parentheses: see multiAssign
+	return fmt.Sprintf("{ %s := (%s); %s }", strings.Join(names, ", "), strings.Join(vals, "), ("), stmt(call))
 }
 
 // deferStmt evaluates a deferred call's arguments at the defer statement

@@ -588,7 +588,7 @@ func (lw *lowering) rangeInt(f *file, r *ast.RangeStmt, t types.Type) {
 		return
 	}
 	i, n := lw.fresh("i"), lw.fresh("n")
-	head := fmt.Sprintf("for %s, %s := %s(0), %s; %s < %s; %s++ ", i, n, ts, f.node(r.X), i, n, i)
+	head := fmt.Sprintf("for %s, %s := %s(0), (%s); %s < %s; %s++ ", i, n, ts, f.node(r.X), i, n, i)
 	f.replace(r.For, r.Body.Lbrace, head)
 	if r.Key != nil {
 		k := f.node(r.Key)
