@@ -46,9 +46,8 @@ func command(args []string) string {
 }
 
 // populate asks the kernel to map, in one call per mapping, the pages the
-// process is about to touch: every mapping of the executable (read for
-// code and read-only data, write for its initialised data, which is
-// copy-on-write), and the small anonymous read-write mappings the runtime
+// process is about to touch: every mapping of the executable (for reading),
+// and the small anonymous read-write mappings the runtime
 // has made by now, chiefly the first chunk of the Go heap (4 MB) that the
 // init functions and the command allocate into. Large anonymous mappings
 // (the zeroed-data segment, runtime reservations) are left to fault in as
@@ -64,9 +63,10 @@ func populate() {
 	}
 	for _, m := range parseMaps(maps) {
 		switch {
-		case m.path == exe && m.writable:
-			madvise(m.start, m.end-m.start, madvPopulateWrite)
 		case m.path == exe && m.readable:
+			// Read, even for the initialised data: populating it for
+			// writing copies pages the runtime has already mapped, and
+			// each copy flushes the other CPUs' TLBs (an IPI apiece).
 			madvise(m.start, m.end-m.start, madvPopulateRead)
 		case !m.file && m.readable && m.writable && m.end-m.start <= maxAnon:
 			madvise(m.start, m.end-m.start, madvPopulateWrite)
