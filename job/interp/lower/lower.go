@@ -75,15 +75,19 @@ func (f *file) insert(p token.Pos, text string) { f.replace(p, p, text) }
 // and removes those edits (they now live in the caller's replacement).
 func (f *file) text(from, to token.Pos) string {
 	s, e := f.off(from), f.off(to)
-	var inner, rest []edit
+	var inner []edit
+	rest := f.edits[:0] // filtered in place: this runs for every node the lowering copies
 	for _, ed := range f.edits {
-		if ed.start >= s && ed.end <= e && !(ed.start == ed.end && (ed.start == s || ed.start == e) && false) {
+		if ed.start >= s && ed.end <= e {
 			inner = append(inner, ed)
 		} else {
 			rest = append(rest, ed)
 		}
 	}
 	f.edits = rest
+	if len(inner) == 0 {
+		return string(f.src[s:e])
+	}
 	return apply(f.src[s:e], inner, s)
 }
 
@@ -98,6 +102,11 @@ func apply(src []byte, edits []edit, base int) string {
 		return edits[i].start == edits[i].end && edits[j].start != edits[j].end
 	})
 	var b strings.Builder
+	n := len(src)
+	for _, e := range edits {
+		n += len(e.text)
+	}
+	b.Grow(n)
 	at := 0
 	for _, e := range edits {
 		s, en := e.start-base, e.end-base
