@@ -152,6 +152,9 @@ func (s *Stream) RecvContext(ctx context.Context, v any) error {
 	if s.wc != nil && !s.server {
 		it, err = s.wc.recv(ctx, s)
 	} else {
+		if s.server && s.wc != nil && !s.in.ready() {
+			s.wc.yieldReader(s) // the handler may be running on the reader
+		}
 		it, err = s.in.pop(ctx)
 	}
 	if err != nil {

@@ -61,7 +61,12 @@ type wireConn struct {
 	readTok    chan struct{} // client: holding its token = being the reader
 	waiting    atomic.Int32  // client: goroutines waiting in recv
 	inline     atomic.Uint64 // server: run number<<2 | inlineReading, inlineRunning or inlineStolen
-	stealTimer *time.Timer
+	runStart   atomic.Int64  // server: when the current inline run began, ns since epoch (monotonic)
+	epoch      time.Time
+	inlineSt   atomic.Pointer[Stream] // server: the stream of the current inline run
+	watchOn    atomic.Bool            // server: the watch timer is armed
+	lastRun    atomic.Uint64          // server: the run number the watch saw when it last fired
+	watchTimer *time.Timer
 
 	smu     sync.Mutex
 	streams map[uint32]*Stream
@@ -94,8 +99,9 @@ func newWireConn(nc net.Conn, log *slog.Logger, maxFrame int, svc *service) *wir
 func (w *wireConn) start() {
 	w.rd = codec.NewReader(w.nc, w.maxFrame)
 	if w.svc != nil {
-		w.stealTimer = time.AfterFunc(time.Hour, w.steal)
-		w.stealTimer.Stop()
+		w.epoch = time.Now()
+		w.watchTimer = time.AfterFunc(time.Hour, w.watch)
+		w.watchTimer.Stop()
 	}
 	if w.svc == nil {
 		// The client reads on the goroutines that wait for replies.
@@ -459,8 +465,17 @@ func (w *wireConn) readFor(ctx context.Context, st *Stream) error {
 }
 
 // inlineBudget is how long a handler may run on the reader goroutine
-// before reading moves to a new goroutine.
-const inlineBudget = 200 * time.Microsecond
+// before reading moves to a new goroutine. The watch that enforces it
+// looks every watchPeriod while handlers run, so a handler that runs long
+// or blocks holds the connection for at most about watchPeriod; one that
+// waits for its own stream's next message (Recv) hands reading over at
+// once (yieldReader). Each look wakes threads: looking every 200 µs cost
+// sequential round trips 20% of their rate on a 2-core VM, every 4 ms a
+// few percent.
+const (
+	inlineBudget = 200 * time.Microsecond
+	watchPeriod  = 4 * time.Millisecond
+)
 
 // States of wireConn.inline (low two bits; the rest numbers the run, so
 // that a goroutine whose run was stolen can never take reading back).
@@ -472,29 +487,83 @@ const (
 
 // runInline runs j on the reader goroutine; false means reading was handed
 // over meanwhile and the caller must stop reading.
+//
+// It arms no timer of its own: resetting a timer to an earlier time than
+// the one the idle thread of the other CPU sleeps until in the network
+// poller makes the runtime wake that thread (wakeNetPoller), and one such
+// cross-CPU wake-up per request cost sequential round trips a third of
+// their rate. The watch timer, armed once and re-armed by itself while
+// runs keep coming, checks the running handler's age instead.
 func (w *wireConn) runInline(j job) bool {
 	run := (w.inline.Load()>>2 + 1) << 2 // only the reader writes a new run
+	w.runStart.Store(int64(time.Since(w.epoch)))
+	w.inlineSt.Store(j.st)
 	w.inline.Store(run | inlineRunning)
-	w.stealTimer.Reset(inlineBudget)
+	w.armWatch()
 	w.svc.srv.run(j)
 	w.svc.srv.pool.giveBack()
-	if !w.inline.CompareAndSwap(run|inlineRunning, run|inlineReading) {
-		// Stolen: the timer now belongs to the new reader's runs, and
-		// stopping it could leave a blocking handler of theirs unstolen.
-		return false
-	}
-	w.stealTimer.Stop()
-	return true
+	// Failing means stolen: a new reader has taken over.
+	return w.inline.CompareAndSwap(run|inlineRunning, run|inlineReading)
 }
 
-// steal runs when an inline handler exceeds its budget (or, harmlessly, a
-// little early: a timer that fired for an earlier run). Exactly one of it
-// and the handler's runInline wins the compare-and-swap.
-func (w *wireConn) steal() {
+// yieldReader hands reading to a new goroutine when the inline run is
+// st's handler, about to wait for st's next message: only reading can
+// bring it, and this goroutine is the reader.
+func (w *wireConn) yieldReader(st *Stream) {
 	cur := w.inline.Load()
-	if cur&3 != inlineRunning || !w.inline.CompareAndSwap(cur, cur&^3|inlineStolen) {
+	if cur&3 == inlineRunning && w.inlineSt.Load() == st && w.inline.CompareAndSwap(cur, cur&^3|inlineStolen) {
+		w.steal()
+	}
+}
+
+// armWatch starts the watch unless it is running.
+func (w *wireConn) armWatch() {
+	if !w.watchOn.Load() && w.watchOn.CompareAndSwap(false, true) {
+		w.watchTimer.Reset(watchPeriod)
+	}
+}
+
+// watch runs on the watch timer. It steals reading from a handler that has
+// run longer than inlineBudget, waits out the rest of the budget of one
+// that has not, keeps watching while runs come, and stops after a period
+// with none.
+func (w *wireConn) watch() {
+	select {
+	case <-w.closed:
+		w.watchOn.Store(false)
+		return
+	default:
+	}
+	cur := w.inline.Load()
+	if cur&3 == inlineRunning {
+		ran := time.Duration(int64(time.Since(w.epoch)) - w.runStart.Load())
+		if ran < inlineBudget {
+			w.watchTimer.Reset(inlineBudget - ran)
+			return
+		}
+		if w.inline.CompareAndSwap(cur, cur&^3|inlineStolen) {
+			w.watchOn.Store(false) // the new reader's runs arm it again
+			w.steal()
+			return
+		}
+		cur = w.inline.Load() // that run ended meanwhile
+	}
+	if cur>>2 != w.lastRun.Swap(cur>>2) {
+		w.watchTimer.Reset(watchPeriod)
 		return
 	}
+	w.watchOn.Store(false)
+	// A run that began after the load above may have seen the watch still
+	// on and not armed it.
+	if w.inline.Load()&3 == inlineRunning {
+		w.armWatch()
+	}
+}
+
+// steal hands reading to a new goroutine: the current one is running a
+// handler that overran its budget (the watch has marked its run stolen),
+// and exits when that handler returns.
+func (w *wireConn) steal() {
 	w.uncorkNow()
 	select {
 	case <-w.closed:
