@@ -250,6 +250,8 @@ func (lw *lowering) post(f *file, n ast.Node, stack []ast.Node) {
 			return
 		}
 		lw.call(f, n)
+	case *ast.SelectorExpr:
+		lw.methodValue(f, n, stack)
 	case *ast.RangeStmt:
 		lw.rangeStmt(f, n, stack)
 	case *ast.ForStmt:
