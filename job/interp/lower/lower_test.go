@@ -43,6 +43,9 @@ func TestRewrites(t *testing.T) {
 		{"go guard", `go func() { println("x") }()`, []string{"__w_goPanic(recover())"}, nil},
 		{"afterfunc guard", `time.AfterFunc(0, func() {})`, []string{"__w_guardFunc(func() {})"}, []string{"func __w_guardFunc"}},
 		{"recover", `defer func() { _ = recover() }()`, []string{"__w_recovered(recover())"}, nil},
+		{"method value", `t := time.Unix(0, 0); f := t.Unix; _ = f`, []string{"func(__wmr", "{ return __wmr"}, nil},
+		{"method call", `t := time.Unix(0, 0); _ = t.Unix()`, []string{"t.Unix()"}, nil},
+		{"range string", `for i, r := range "hé" { println(i, r) }`, []string{"__w_runeAt(__wss", "i := __wsi"}, []string{"func __w_runeAt"}},
 		{"main renamed", ``, []string{"func __w_main()"}, []string{"func main() { __w_main();"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

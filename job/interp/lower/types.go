@@ -561,6 +561,9 @@ func (lw *lowering) rangeStmt(f *file, r *ast.RangeStmt, stack []ast.Node) {
 		if u.Info()&types.IsInteger != 0 {
 			lw.rangeInt(f, r, t)
 		}
+		if u.Info()&types.IsString != 0 {
+			lw.rangeString(f, r)
+		}
 		return
 	case *types.Signature:
 		lw.rangeFunc(f, r, u, stack)
