@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -39,8 +41,12 @@ func (e *errNoDaemon) Error() string {
 func (e *errNoDaemon) Unwrap() error { return e.cause }
 
 // noDaemonError builds the error for a failed dial, telling a dead work dir
-// (start a daemon) from a daemon that holds the lock but does not answer.
+// (start a daemon) from a daemon that holds the lock but does not answer,
+// and from one this user may not reach.
 func noDaemonError(workDir string, cause error) error {
+	if _, err := os.Stat(daemon.SocketDir(workDir)); errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("permission denied: the warren daemon of work dir %s belongs to another user; its owner can let you in with warren daemon --control-group GROUP (you must be a member of GROUP)", workDir)
+	}
 	e := &errNoDaemon{workDir: workDir, cause: cause}
 	if pid, held, err := daemon.ReadLockPID(workDir); err == nil && held {
 		e.pid = pid

@@ -43,6 +43,18 @@ func newAuthorizer(controlGroup string) (authorizer, error) {
 	return a, nil
 }
 
+// share hands dir to the control group with mode perm (for the paths its
+// members need to reach the daemon's socket); without one it does nothing.
+func (a authorizer) share(dir string, perm os.FileMode) error {
+	if a.gid < 0 {
+		return nil
+	}
+	if err := os.Lchown(dir, -1, a.gid); err != nil {
+		return fmt.Errorf("give %s to the control group (gid %d): %w", dir, a.gid, err)
+	}
+	return os.Chmod(dir, perm)
+}
+
 // allow returns nil if p may control the daemon.
 func (a authorizer) allow(p Peer) bool {
 	if p.UID == 0 || int(p.UID) == a.uid {

@@ -72,7 +72,15 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 			err = fmt.Errorf("daemon: start: %w", err)
 		}
 	}()
+	if d.auth, err = newAuthorizer(d.ControlGroup); err != nil {
+		return err
+	}
+	// With a control group, its members may pass through the work dir
+	// (not list it) to the socket directory, and list that.
 	if err := ensureDir(d.WorkDir, 0o700); err != nil {
+		return fmt.Errorf("work dir: %w", err)
+	}
+	if err := d.auth.share(d.WorkDir, 0o710); err != nil {
 		return fmt.Errorf("work dir: %w", err)
 	}
 	lk, err := acquireLock(d.WorkDir)
@@ -102,8 +110,8 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if err := ensureDir(SocketDir(d.WorkDir), 0o700); err != nil {
 		return fmt.Errorf("socket dir: %w", err)
 	}
-	if d.auth, err = newAuthorizer(d.ControlGroup); err != nil {
-		return err
+	if err := d.auth.share(SocketDir(d.WorkDir), 0o750); err != nil {
+		return fmt.Errorf("socket dir: %w", err)
 	}
 	d.started = time.Now()
 	if err := d.startJobs(ctx); err != nil {
@@ -135,6 +143,7 @@ func (d *Daemon) startService() error {
 		service.WithSocketDir(SocketDir(d.WorkDir)),
 		service.WithProviderID(d.nodeID),
 		service.WithLogger(d.svcLog),
+		service.WithSocketGroup(d.auth.gid), // -1: private
 	)
 	if err := srv.Publish(api.Publisher, api.Service, api.KnownMessages()...); err != nil {
 		srv.Close(context.Background())

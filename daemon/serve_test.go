@@ -162,3 +162,66 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// A member of the daemon's control group reaches and controls it: the
+// work dir lets the group through (0710), the socket dir, the publisher
+// dir, the lock file and the socket belong to the group. Someone else is
+// kept out by the file system before the daemon's own check.
+func TestControlGroupMemberMayControl(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run clients as other uids (65534, 65533)")
+	}
+	if os.Getenv("WARREN_TEST_INFO_CLIENT") != "" {
+		t.Skip("child mode")
+	}
+	tmp := t.TempDir()
+	// Only the daemon's own modes may stand in the way, not the test's temp dirs.
+	for p := tmp; p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
+		os.Chmod(p, 0o711)
+	}
+	dir := filepath.Join(tmp, "wd")
+	ctx := context.Background()
+	d := &Daemon{WorkDir: dir, ControlGroup: "65534"}
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(ctx)
+	for _, c := range []struct {
+		path string
+		mode os.FileMode
+	}{
+		{dir, 0o710 | os.ModeDir},
+		{SocketDir(dir), 0o750 | os.ModeDir},
+		{filepath.Join(SocketDir(dir), api.Publisher), 0o750 | os.ModeDir},
+		{filepath.Join(SocketDir(dir), api.Publisher, api.Service+".lock"), 0o640},
+		{filepath.Join(SocketDir(dir), api.Publisher, api.Service+".sock"), 0o660 | os.ModeSocket},
+		{LogDir(dir), 0o700 | os.ModeDir},
+	} {
+		fi, err := os.Stat(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gid := fi.Sys().(*syscall.Stat_t).Gid
+		if fi.Mode()&(os.ModeType|os.ModePerm) != c.mode {
+			t.Errorf("%s: mode %v, want %v", c.path, fi.Mode(), c.mode)
+		}
+		if c.mode&0o070 != 0 && gid != 65534 {
+			t.Errorf("%s: gid %d, want the control group 65534", c.path, gid)
+		}
+	}
+	bin := filepath.Join(tmp, "client.test")
+	copyFile(t, os.Args[0], bin)
+	run := func(uid uint32) (string, error) {
+		cmd := exec.Command(bin, "-test.run=^TestInfoClientChild$")
+		cmd.Env = append(os.Environ(), "WARREN_TEST_INFO_CLIENT="+dir)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run(65534); err != nil || !strings.Contains(out, "NODE "+d.NodeID()) {
+		t.Fatalf("control group member (gid 65534) not served: %v\n%s", err, out)
+	}
+	if out, err := run(65533); err == nil || strings.Contains(out, "NODE ") || !strings.Contains(out, "permission denied") {
+		t.Fatalf("uid/gid 65533, outside the control group: want refused by the file system (permission denied), got %v\n%s", err, out)
+	}
+}

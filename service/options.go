@@ -24,6 +24,7 @@ type config struct {
 	scopeSet        bool
 	log             *slog.Logger
 	socketDir       string
+	socketGroup     int // > 0: share OS-scope publications with this gid (WithSocketGroup)
 	providerID      string
 	minWorkers      int
 	maxWorkers      int
@@ -71,7 +72,7 @@ func newConfig(server bool, opts []Option) *config {
 		if dir == "" {
 			dir = discovery.DefaultSocketDir()
 		}
-		c.backends[ScopeOS] = backend{reg: discovery.NewSocketDir(dir), tr: transport.Unix{}}
+		c.backends[ScopeOS] = backend{reg: &discovery.SocketDir{Dir: dir, Group: c.socketGroup}, tr: transport.Unix{Group: c.socketGroup}}
 	}
 	if c.maxWorkers < 1 {
 		c.maxWorkers = 1
@@ -131,6 +132,14 @@ func WithProcessRegistry(r discovery.Registry) Option { return func(c *config) {
 func WithBackend(s Scope, r discovery.Registry, t transport.Transport) Option {
 	return func(c *config) { c.backends[s] = backend{reg: r, tr: t} }
 }
+
+// WithSocketGroup shares what a server publishes in OS scope with a Unix
+// group: its publisher directory (0750), lock file (0640) and socket
+// (0660) belong to gid, so members of that group may discover and connect
+// (the socket directory must let them in: its group bits are the owner's
+// to set). Handlers still see every caller's credentials; restrict callers
+// with WithAllowedUIDs/WithAllowedGIDs or in the handler.
+func WithSocketGroup(gid int) Option { return func(c *config) { c.socketGroup = gid } }
 
 // WithAllowedUIDs restricts OS scope peers to these user IDs (checked with
 // SO_PEERCRED at accept). Without it and WithAllowedGIDs, the socket's mode

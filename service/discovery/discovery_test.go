@@ -137,3 +137,26 @@ func TestTable(t *testing.T) {
 		t.Fatal("still registered")
 	}
 }
+
+// A socket dir handed to another group on purpose keeps that group's
+// access (and loses others'): EnsureDir runs in every registering process.
+func TestEnsureDirKeepsGivenGroup(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to give a directory to another group")
+	}
+	dir := filepath.Join(t.TempDir(), "shared")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, -1, 65534); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	if err := discovery.EnsureDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(dir)
+	if st.Mode().Perm() != 0o750 {
+		t.Fatalf("mode %o, want 750 (group kept, others out)", st.Mode().Perm())
+	}
+}

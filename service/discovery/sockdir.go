@@ -19,7 +19,11 @@ import (
 // SocketDir is the OS scope's registry: a directory (mode 0700) holding, per
 // service, DIR/PUBLISHER/SERVICE.sock (the unix socket, mode 0600) and
 // DIR/PUBLISHER/SERVICE.lock, a lock file the provider holds with flock(2)
-// for as long as it lives.
+// for as long as it lives. With Group set, the publisher directory and the
+// lock file it registers are shared with that Unix group (0750, 0640) so
+// its members can find the service; the socket's own mode is the
+// transport's (transport.Unix.Group). EnsureDir keeps the directory's
+// group access only when it was given to a group on purpose (see there).
 //
 // The kernel drops a flock when its holder dies, however it dies, so a
 // crashed provider never blocks the next one: Register takes the lock,
@@ -27,7 +31,8 @@ import (
 // provider's record in JSON so that a refused Register can name the holder
 // and List can show provider IDs.
 type SocketDir struct {
-	Dir string
+	Dir   string
+	Group int // > 0: share what Register creates with this gid
 }
 
 // NewSocketDir returns the registry rooted at dir.
@@ -42,7 +47,11 @@ func DefaultSocketDir() string {
 }
 
 // EnsureDir creates dir with mode 0700 if needed and checks that it is a
-// directory owned by the current user that nobody else may enter.
+// directory owned by the current user that nobody else may enter, except
+// a group it was handed to on purpose: group access stays when the
+// directory's group is not the user's own primary group (a plain mkdir
+// leaves that one, with umask's group bits, which are taken away), as
+// `warren daemon --control-group` does.
 func EnsureDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("discovery: socket dir: %w", err)
@@ -57,8 +66,12 @@ func EnsureDir(dir string) error {
 	if int(st.Uid) != os.Getuid() {
 		return fmt.Errorf("discovery: socket dir %s: owned by uid %d, not %d", dir, st.Uid, os.Getuid())
 	}
-	if st.Mode&0o077 != 0 {
-		if err := os.Chmod(dir, 0o700); err != nil {
+	want := st.Mode & 0o770
+	if int(st.Gid) == os.Getgid() {
+		want &= 0o700
+	}
+	if st.Mode&0o777 != want {
+		if err := os.Chmod(dir, os.FileMode(want)); err != nil {
 			return fmt.Errorf("discovery: socket dir %s: mode %o: %w", dir, st.Mode&0o777, err)
 		}
 	}
@@ -108,7 +121,11 @@ func (d *SocketDir) Register(_ context.Context, rec Record) (Registration, error
 	if err := EnsureDir(d.Dir); err != nil {
 		return nil, err
 	}
-	if err := os.Mkdir(filepath.Join(d.Dir, rec.Publisher), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	pubDir := filepath.Join(d.Dir, rec.Publisher)
+	if err := os.Mkdir(pubDir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("discovery: register %s: %w", rec.Name(), err)
+	}
+	if err := d.share(pubDir, 0o750); err != nil {
 		return nil, fmt.Errorf("discovery: register %s: %w", rec.Name(), err)
 	}
 	sock, lock := d.paths(rec.Publisher, rec.Service)
@@ -136,6 +153,10 @@ func (d *SocketDir) Register(_ context.Context, rec Record) (Registration, error
 			f.Close()
 			continue
 		}
+		if err := d.share(lock, 0o640); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("discovery: register %s: %w", rec.Name(), err)
+		}
 		// We hold the name. Whatever socket is there is stale.
 		if err := os.Remove(sock); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			f.Close()
@@ -152,6 +173,17 @@ func (d *SocketDir) Register(_ context.Context, rec Record) (Registration, error
 		return &sockReg{f: f, rec: rec, lockPath: lock}, nil
 	}
 	return nil, fmt.Errorf("discovery: register %s: lock file keeps changing", rec.Name())
+}
+
+// share gives path to d.Group with mode perm, when a group is set.
+func (d *SocketDir) share(path string, perm os.FileMode) error {
+	if d.Group <= 0 {
+		return nil
+	}
+	if err := os.Lchown(path, -1, d.Group); err != nil {
+		return fmt.Errorf("share %s with gid %d: %w", path, d.Group, err)
+	}
+	return os.Chmod(path, perm)
 }
 
 func readHolder(lockPath string) (Record, error) {
@@ -176,28 +208,39 @@ func alive(pid int) bool {
 }
 
 func (d *SocketDir) lookup(publisher, service string) (Record, bool) {
+	rec, ok, _ := d.lookupErr(publisher, service)
+	return rec, ok
+}
+
+// lookupErr is lookup that also says when the directory keeps the caller
+// out (another user's socket dir), which is not the same as absent.
+func (d *SocketDir) lookupErr(publisher, service string) (Record, bool, error) {
 	sock, lock := d.paths(publisher, service)
 	if _, err := os.Stat(sock); err != nil {
-		return Record{}, false
+		if errors.Is(err, fs.ErrPermission) {
+			return Record{}, false, fmt.Errorf("discovery: %s/%s: %w", publisher, service, err)
+		}
+		return Record{}, false, nil
 	}
 	rec, err := readHolder(lock)
 	if err != nil {
 		// Being written right now, or foreign; let the dial decide.
 		rec = Record{}
 	} else if !alive(rec.PID) {
-		return Record{}, false
+		return Record{}, false, nil
 	}
 	rec.Publisher, rec.Service, rec.Addr = publisher, service, sock
-	return rec, true
+	return rec, true, nil
 }
 
 // Lookup implements Registry. A record whose holder process is gone is
 // skipped; a socket nobody accepts on fails at dial time.
 func (d *SocketDir) Lookup(_ context.Context, publisher, service string) ([]Record, error) {
-	if rec, ok := d.lookup(publisher, service); ok {
+	rec, ok, err := d.lookupErr(publisher, service)
+	if ok {
 		return []Record{rec}, nil
 	}
-	return nil, nil
+	return nil, err
 }
 
 // List implements Registry.

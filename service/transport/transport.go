@@ -50,17 +50,28 @@ func PeerCred(c net.Conn) (Cred, bool) {
 }
 
 // Unix is the OS scope transport: unix domain stream sockets. Listen makes
-// the socket mode 0600 so only its owner (and root) may connect.
-type Unix struct{}
+// the socket mode 0600 so only its owner (and root) may connect; with
+// Group set, 0660 and owned by that group, so its members may too.
+type Unix struct {
+	Group int // > 0: the gid that may connect besides the owner
+}
 
 // Listen implements Transport.
-func (Unix) Listen(ctx context.Context, addr string) (net.Listener, error) {
+func (u Unix) Listen(ctx context.Context, addr string) (net.Listener, error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "unix", addr)
 	if err != nil {
 		return nil, fmt.Errorf("transport: listen: %w", err)
 	}
-	if err := os.Chmod(addr, 0o600); err != nil {
+	mode := os.FileMode(0o600)
+	if u.Group > 0 {
+		mode = 0o660
+		if err := os.Lchown(addr, -1, u.Group); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("transport: listen: %w", err)
+		}
+	}
+	if err := os.Chmod(addr, mode); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("transport: listen: %w", err)
 	}
