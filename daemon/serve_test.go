@@ -105,16 +105,7 @@ func TestServeRefusesOtherUID(t *testing.T) {
 		return nil
 	})
 	os.Chmod(dir, 0o755)
-	bin := filepath.Join(tmp, "client.test")
-	copyFile(t, os.Args[0], bin)
-
-	run := func(uid uint32) (string, error) {
-		cmd := exec.Command(bin, "-test.run=^TestInfoClientChild$")
-		cmd.Env = append(os.Environ(), "WARREN_TEST_INFO_CLIENT="+dir)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+	run := infoClientAs(t, tmp, dir)
 	out, err := run(65534)
 	if err != nil || !strings.Contains(out, "REFUSED") || !strings.Contains(out, "permission denied") {
 		t.Fatalf("uid 65534 not refused: %v\n%s", err, out)
@@ -125,7 +116,23 @@ func TestServeRefusesOtherUID(t *testing.T) {
 	}
 }
 
-// TestInfoClientChild is the client half of TestServeRefusesOtherUID.
+// infoClientAs returns a function that runs TestInfoClientChild against
+// the daemon of work dir dir as uid (and gid) uid, from a copy of this
+// test binary in tmp that the uid can execute, and returns its output.
+func infoClientAs(t *testing.T, tmp, dir string) func(uid uint32) (string, error) {
+	bin := filepath.Join(tmp, "client.test")
+	copyFile(t, os.Args[0], bin)
+	return func(uid uint32) (string, error) {
+		cmd := exec.Command(bin, "-test.run=^TestInfoClientChild$")
+		cmd.Env = append(os.Environ(), "WARREN_TEST_INFO_CLIENT="+dir)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+}
+
+// TestInfoClientChild is the client half of TestServeRefusesOtherUID and
+// TestControlGroupMemberMayControl.
 func TestInfoClientChild(t *testing.T) {
 	dir := os.Getenv("WARREN_TEST_INFO_CLIENT")
 	if dir == "" {
@@ -209,15 +216,7 @@ func TestControlGroupMemberMayControl(t *testing.T) {
 			t.Errorf("%s: gid %d, want the control group 65534", c.path, gid)
 		}
 	}
-	bin := filepath.Join(tmp, "client.test")
-	copyFile(t, os.Args[0], bin)
-	run := func(uid uint32) (string, error) {
-		cmd := exec.Command(bin, "-test.run=^TestInfoClientChild$")
-		cmd.Env = append(os.Environ(), "WARREN_TEST_INFO_CLIENT="+dir)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+	run := infoClientAs(t, tmp, dir)
 	if out, err := run(65534); err != nil || !strings.Contains(out, "NODE "+d.NodeID()) {
 		t.Fatalf("control group member (gid 65534) not served: %v\n%s", err, out)
 	}
