@@ -7,9 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/warren-mesh/warren/internal/residency"
 	"github.com/warren-mesh/warren/job/interp"
 )
 
@@ -51,6 +53,11 @@ as FILE:LINE: MESSAGE with exit code 1 (compile) or 2 (panic), as go run does.`,
 			if cache != "" {
 				opts = append(opts, interp.WithBuildCache(cache))
 			}
+			// The process started with its whole binary mapped (package
+			// residency); a program that keeps running gives back what it
+			// does not use, as an idle group host does.
+			trim := time.AfterFunc(groupTrimIdle, func() { _ = residency.Trim() })
+			defer trim.Stop()
 			// An auto-mode fallback is said on the program's stderr by interp.Run.
 			res, err := interp.Run(cmd.Context(), p, m, opts...)
 			if err != nil {

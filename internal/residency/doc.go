@@ -20,5 +20,6 @@
 //
 // Steady state: Trim lets a long-running process drop the mappings of the
 // code and constant data it no longer uses: the daemon once started, a
-// group host once no job has started for a while (see Trim).
+// group host once no job has started for a while, `warren exec` once its
+// program has run for as long (see Trim).
 package residency
