@@ -22,10 +22,6 @@ func init() {
 	if os.Getenv("WARREN_NO_PREFAULT") != "" || longRunning[command(os.Args[1:])] {
 		return
 	}
-	if os.Getenv("WARREN_PREFAULT_DEBUG") != "" {
-		b, _ := os.ReadFile("/proc/self/maps")
-		os.Stderr.Write(b)
-	}
 	populate()
 }
 
@@ -83,19 +79,4 @@ func madvise(addr, n, advice uintptr) error {
 		return e
 	}
 	return nil
-}
-
-func hex(b []byte) uintptr {
-	var v uintptr
-	for _, c := range b {
-		switch {
-		case c >= '0' && c <= '9':
-			v = v<<4 | uintptr(c-'0')
-		case c >= 'a' && c <= 'f':
-			v = v<<4 | uintptr(c-'a'+10)
-		default:
-			return 0
-		}
-	}
-	return v
 }

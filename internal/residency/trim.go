@@ -1,7 +1,6 @@
 package residency
 
 import (
-	"bytes"
 	"os"
 	"syscall"
 )
@@ -35,40 +34,4 @@ func Trim() error {
 		}
 	}
 	return nil
-}
-
-// mapEntry is one line of /proc/self/maps.
-type mapEntry struct {
-	start, end         uintptr
-	readable, writable bool
-	file               bool // backed by a file (path set), not anonymous
-	path               string
-}
-
-// parseMaps reads /proc/PID/maps lines such as
-//
-//	00400000-011ac000 r-xp 00000000 fd:01 123     /path/to/warren
-//
-// skipping any it cannot read.
-func parseMaps(b []byte) []mapEntry {
-	var out []mapEntry
-	for _, line := range bytes.Split(b, []byte{'\n'}) {
-		f := bytes.Fields(line)
-		if len(f) < 5 || len(f[1]) < 4 {
-			continue
-		}
-		lo, hi, ok := bytes.Cut(f[0], []byte{'-'})
-		if !ok {
-			continue
-		}
-		m := mapEntry{start: hex(lo), end: hex(hi), readable: f[1][0] == 'r', writable: f[1][1] == 'w'}
-		if m.end <= m.start {
-			continue
-		}
-		if len(f) >= 6 {
-			m.file, m.path = true, string(f[5])
-		}
-		out = append(out, m)
-	}
-	return out
 }
