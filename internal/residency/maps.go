@@ -31,7 +31,10 @@ func parseMaps(b []byte) []mapEntry {
 			continue
 		}
 		if len(f) >= 6 {
-			m.file, m.path = true, string(f[5])
+			// The path is the rest of the line: it may hold spaces, and
+			// " (deleted)" once the binary is replaced on disk, as
+			// /proc/self/exe then says too.
+			m.file, m.path = true, string(bytes.TrimSpace(line[bytes.Index(line, f[5]):]))
 		}
 		out = append(out, m)
 	}
