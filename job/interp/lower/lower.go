@@ -251,6 +251,7 @@ func (lw *lowering) post(f *file, n ast.Node, stack []ast.Node) {
 		}
 		lw.call(f, n)
 	case *ast.SelectorExpr:
+		lw.embeddedIface(f, n)
 		lw.methodValue(f, n, stack)
 	case *ast.RangeStmt:
 		lw.rangeStmt(f, n, stack)

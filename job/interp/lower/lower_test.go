@@ -46,6 +46,7 @@ func TestRewrites(t *testing.T) {
 		{"method value", `t := time.Unix(0, 0); f := t.Unix; _ = f`, []string{"func(__wmr", "{ return __wmr"}, nil},
 		{"method call", `t := time.Unix(0, 0); _ = t.Unix()`, []string{"t.Unix()"}, nil},
 		{"range string", `for i, r := range "hé" { println(i, r) }`, []string{"__w_runeAt(__wss", "i := __wsi"}, []string{"func __w_runeAt"}},
+		{"embedded interface", `type N interface{ M() }; type S struct{ N }; var s S; if s.N != nil { s.M() }`, []string{"s.N.M()"}, nil},
 		{"main renamed", ``, []string{"func __w_main()"}, []string{"func main() { __w_main();"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
