@@ -294,6 +294,11 @@ func (lw *lowering) evalEarly(f *file, c *ast.CallExpr, stmt func(call string) s
 	var names, vals []string
 	fun := ""
 	switch fn := ast.Unparen(c.Fun).(type) {
+	case *ast.FuncLit:
+		// Creating the closure later is the same closure; a closure held
+		// in a variable and deferred hangs Yaegi when the function
+		// returns (traefik/yaegi#1697), so the literal stays in place.
+		fun = f.node(c.Fun)
 	case *ast.Ident:
 		if _, isFunc := lw.info.Uses[fn].(*types.Func); isFunc || lw.isBuiltin(fn) {
 			fun = fn.Name
@@ -307,7 +312,13 @@ func (lw *lowering) evalEarly(f *file, c *ast.CallExpr, stmt func(call string) s
 		if fun == "" {
 			if sel := lw.info.Selections[fn]; sel != nil && sel.Kind() == types.MethodVal {
 				r := lw.fresh("gr")
-				names, vals = append(names, r), append(vals, f.node(fn.X))
+				x := f.node(fn.X)
+				if lw.takesAddr(sel) {
+					// Go takes &x for a pointer receiver: the call must
+					// act on the variable, not on a copy of it
+					x = "&" + x
+				}
+				names, vals = append(names, r), append(vals, x)
 				fun = r + "." + fn.Sel.Name
 			}
 		}
@@ -338,6 +349,22 @@ func (lw *lowering) evalEarly(f *file, c *ast.CallExpr, stmt func(call string) s
 	}
 	// each value in parentheses: see multiAssign
 	return fmt.Sprintf("{ %s := (%s); %s }", strings.Join(names, ", "), strings.Join(vals, "), ("), stmt(call))
+}
+
+// takesAddr reports whether calling the method of sel implicitly takes
+// the address of its operand: a pointer receiver, reached from a value
+// without going through a pointer.
+func (lw *lowering) takesAddr(sel *types.Selection) bool {
+	fn, ok := sel.Obj().(*types.Func)
+	if !ok || sel.Indirect() {
+		return false
+	}
+	recv := fn.Type().(*types.Signature).Recv()
+	if recv == nil {
+		return false
+	}
+	_, ptr := types.Unalias(recv.Type()).(*types.Pointer)
+	return ptr
 }
 
 // deferStmt evaluates a deferred call's arguments at the defer statement

@@ -47,6 +47,8 @@ func TestRewrites(t *testing.T) {
 		{"method call", `t := time.Unix(0, 0); _ = t.Unix()`, []string{"t.Unix()"}, nil},
 		{"range string", `for i, r := range "hé" { println(i, r) }`, []string{"__w_runeAt(__wss", "i := __wsi"}, []string{"func __w_runeAt"}},
 		{"embedded interface", `type N interface{ M() }; type S struct{ N }; var s S; if s.N != nil { s.M() }`, []string{"s.N.M()"}, nil},
+		{"defer literal with args", `n := 1; defer func(k int) { println(k) }(n)`, []string{"defer func(k int) { println(k) }(__wga"}, nil},
+		{"defer pointer receiver", `var t time.Timer; d := time.Second; defer t.Reset(d)`, []string{":= (&t), (d)"}, nil},
 		{"main renamed", ``, []string{"func __w_main()"}, []string{"func main() { __w_main();"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
