@@ -97,6 +97,11 @@ services with an HTTP/TCP/stdio gateway that starts backends on demand.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&env.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	pf.StringVar(&env.LogFormat, "log-format", "", "log format: text or json (default: text on a terminal, json otherwise)")
+	// Every command accepts --workdir, so that an alias or a script can
+	// always pass it; the commands that talk to a daemon define their own
+	// (which shadows this one), the others have no daemon to choose.
+	var ignoredWorkdir string
+	pf.StringVar(&ignoredWorkdir, "workdir", "", "work dir of the daemon to use (ignored by commands that use no daemon)")
 	for _, c := range commands {
 		root.AddCommand(c(env))
 	}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -47,5 +49,42 @@ func TestExitCodes(t *testing.T) {
 				t.Fatalf("code %d (want %d), stderr %q (want %q)", code, tt.code, errOut, tt.msg)
 			}
 		})
+	}
+}
+
+// TestEveryCommandAcceptsWorkdir: --workdir is accepted by every command,
+// before or after its name, so an alias or a script can always pass it.
+func TestEveryCommandAcceptsWorkdir(t *testing.T) {
+	dir := t.TempDir()
+	var walk func(c *cobra.Command)
+	var paths [][]string
+	walk = func(c *cobra.Command) {
+		if c.Hidden || c.DisableFlagParsing {
+			return
+		}
+		if c.Runnable() && c.HasParent() {
+			var path []string
+			for p := c; p.HasParent(); p = p.Parent() {
+				path = append([]string{p.Name()}, path...)
+			}
+			paths = append(paths, path)
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(NewRoot(&Env{}))
+	if len(paths) < 15 {
+		t.Fatalf("found only %d commands: %v", len(paths), paths)
+	}
+	for _, p := range paths {
+		for _, args := range [][]string{
+			append(append([]string{}, p...), "--workdir", dir, "--help"),
+			append([]string{"--workdir", dir}, append(append([]string{}, p...), "--help")...),
+		} {
+			if code, _, errOut := run(t, args...); code != 0 {
+				t.Errorf("%v: exit %d: %s", args, code, errOut)
+			}
+		}
 	}
 }
