@@ -1,6 +1,22 @@
 package residency
 
-import "bytes"
+import (
+	"bytes"
+	"os"
+)
+
+// selfMaps returns this process's executable (as /proc/self/exe names it,
+// which is how its mappings name it too) and its mappings.
+func selfMaps() (exe string, maps []mapEntry, err error) {
+	if exe, err = os.Readlink("/proc/self/exe"); err != nil {
+		return "", nil, err
+	}
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return "", nil, err
+	}
+	return exe, parseMaps(b), nil
+}
 
 // mapEntry is one line of /proc/self/maps.
 type mapEntry struct {

@@ -49,15 +49,11 @@ func command(args []string) string {
 // (the zeroed-data segment, runtime reservations) are left to fault in as
 // used. Errors are ignored: this only ever saves time.
 func populate() {
-	exe, err := os.Readlink("/proc/self/exe")
+	exe, maps, err := selfMaps()
 	if err != nil {
 		return
 	}
-	maps, err := os.ReadFile("/proc/self/maps")
-	if err != nil {
-		return
-	}
-	for _, m := range parseMaps(maps) {
+	for _, m := range maps {
 		switch {
 		case m.path == exe && m.readable:
 			// Read, even for the initialised data: populating it for

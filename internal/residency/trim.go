@@ -1,9 +1,6 @@
 package residency
 
-import (
-	"os"
-	"syscall"
-)
+import "syscall"
 
 // Trim drops this process's page-table entries for the read-only mappings
 // of its executable (code and constant data). The pages stay in the page
@@ -18,15 +15,11 @@ import (
 // Read-only mappings cannot hold modified pages, so nothing is lost;
 // writable ones are never touched.
 func Trim() error {
-	exe, err := os.Readlink("/proc/self/exe")
+	exe, maps, err := selfMaps()
 	if err != nil {
 		return err
 	}
-	maps, err := os.ReadFile("/proc/self/maps")
-	if err != nil {
-		return err
-	}
-	for _, m := range parseMaps(maps) {
+	for _, m := range maps {
 		if m.path == exe && !m.writable {
 			if err := madvise(m.start, m.end-m.start, syscall.MADV_DONTNEED); err != nil {
 				return err
