@@ -18,19 +18,14 @@ import (
 // one (warren itself never serves it); a program that imports either
 // package gets its handlers as that package's init would register them.
 
-var (
-	resetMux   sync.Once
-	pprofMux   sync.Once
-	expvarMux  sync.Once
-	defaultMux sync.Mutex // guards the registrations below against each other
-)
+// Each happens once per process; the mux itself is safe for concurrent
+// registrations.
+var resetMux, pprofMux, expvarMux sync.Once
 
 // prepareDefaultMux runs before each interpreted program with the set of
 // packages it imports.
 func prepareDefaultMux(imports map[string]bool) {
 	resetMux.Do(func() { http.DefaultServeMux = new(http.ServeMux) })
-	defaultMux.Lock()
-	defer defaultMux.Unlock()
 	if imports["net/http/pprof"] {
 		pprofMux.Do(func() {
 			// as net/http/pprof's init does
