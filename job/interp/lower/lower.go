@@ -356,9 +356,11 @@ func (lw *lowering) evalEarly(f *file, c *ast.CallExpr, stmt func(call string) s
 // without going through a pointer.
 func (lw *lowering) takesAddr(sel *types.Selection) bool {
 	fn, ok := sel.Obj().(*types.Func)
-	if !ok || sel.Indirect() {
-		return false
-	}
+	return ok && !sel.Indirect() && ptrRecv(fn)
+}
+
+// ptrRecv reports whether fn is a method with a pointer receiver.
+func ptrRecv(fn *types.Func) bool {
 	recv := fn.Type().(*types.Signature).Recv()
 	if recv == nil {
 		return false

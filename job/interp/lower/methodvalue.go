@@ -32,7 +32,7 @@ func (lw *lowering) methodValue(f *file, s *ast.SelectorExpr, stack []ast.Node) 
 	if recv == nil || types.IsInterface(recv.Type()) {
 		return
 	}
-	if _, ptr := types.Unalias(recv.Type()).(*types.Pointer); ptr {
+	if ptrRecv(fn) {
 		return // binds &x: later changes are meant to show
 	}
 	xt := lw.typeOf(s.X)

@@ -48,17 +48,17 @@ func (lw *lowering) rangeString(f *file, r *ast.RangeStmt) {
 		op = " := "
 	}
 	body := fmt.Sprintf(" %s, %s := __w_runeAt(%s, %s);", v0, w, s, i)
-	if key != "" {
-		body += " " + key + op + i + ";"
+	bind := func(name, from string) {
+		body += " " + name + op + from + ";"
 		if op == " := " {
-			body += " _ = " + key + ";"
+			body += " _ = " + name + ";"
 		}
 	}
+	if key != "" {
+		bind(key, i)
+	}
 	if val != "" {
-		body += " " + val + op + v0 + ";"
-		if op == " := " {
-			body += " _ = " + val + ";"
-		}
+		bind(val, v0)
 	} else {
 		body += " _ = " + v0 + ";"
 	}
