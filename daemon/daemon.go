@@ -76,7 +76,8 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		return err
 	}
 	// With a control group, its members may pass through the work dir
-	// (not list it) to the socket directory, and list that.
+	// (not list it) to the socket directory, which the service library
+	// shares with them (WithSocketGroup below).
 	if err := ensureDir(d.WorkDir, 0o700); err != nil {
 		return fmt.Errorf("work dir: %w", err)
 	}
@@ -108,9 +109,6 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	d.base = d.base.With(logging.KeyNode, id)
 	d.log = d.base.With(logging.KeyComponent, "daemon")
 	if err := ensureDir(SocketDir(d.WorkDir), 0o700); err != nil {
-		return fmt.Errorf("socket dir: %w", err)
-	}
-	if err := d.auth.share(SocketDir(d.WorkDir), 0o750); err != nil {
 		return fmt.Errorf("socket dir: %w", err)
 	}
 	d.started = time.Now()

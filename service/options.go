@@ -134,11 +134,11 @@ func WithBackend(s Scope, r discovery.Registry, t transport.Transport) Option {
 }
 
 // WithSocketGroup shares what a server publishes in OS scope with a Unix
-// group: its publisher directory (0750), lock file (0640) and socket
-// (0660) belong to gid, so members of that group may discover and connect
-// (the socket directory must let them in: its group bits are the owner's
-// to set). Handlers still see every caller's credentials; restrict callers
-// with WithAllowedUIDs/WithAllowedGIDs or in the handler.
+// group: the socket directory and its publisher directory (0750), lock
+// file (0640) and socket (0660) belong to gid, so members of that group may
+// discover and connect (the directories above the socket directory must
+// let them through). Handlers still see every caller's credentials;
+// restrict callers with WithAllowedUIDs/WithAllowedGIDs or in the handler.
 func WithSocketGroup(gid int) Option { return func(c *config) { c.socketGroup = gid } }
 
 // WithAllowedUIDs restricts OS scope peers to these user IDs (checked with

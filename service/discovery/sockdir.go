@@ -19,10 +19,10 @@ import (
 // SocketDir is the OS scope's registry: a directory (mode 0700) holding, per
 // service, DIR/PUBLISHER/SERVICE.sock (the unix socket, mode 0600) and
 // DIR/PUBLISHER/SERVICE.lock, a lock file the provider holds with flock(2)
-// for as long as it lives. With Group set, the publisher directory and the
-// lock file it registers are shared with that Unix group (0750, 0640) so
-// its members can find the service; the socket's own mode is the
-// transport's (transport.Unix.Group). EnsureDir keeps the directory's
+// for as long as it lives. With Group set, the directory, the publisher
+// directory and the lock file it registers are shared with that Unix group
+// (0750, 0750, 0640) so its members can find the service; the socket's own
+// mode is the transport's (transport.Unix.Group). EnsureDir keeps the directory's
 // group access only when it was given to a group on purpose (see there).
 //
 // The kernel drops a flock when its holder dies, however it dies, so a
@@ -120,6 +120,9 @@ func (d *SocketDir) paths(publisher, service string) (sock, lock string) {
 func (d *SocketDir) Register(_ context.Context, rec Record) (Registration, error) {
 	if err := EnsureDir(d.Dir); err != nil {
 		return nil, err
+	}
+	if err := d.share(d.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("discovery: register %s: %w", rec.Name(), err)
 	}
 	pubDir := filepath.Join(d.Dir, rec.Publisher)
 	if err := os.Mkdir(pubDir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
