@@ -67,7 +67,11 @@ type controller struct {
 func (c controller) Status() any { return c.Engine.Status() }
 
 func (c controller) Reload(cfg config.Config) error {
-	d := config.Compare(c.Engine.Config(), cfg)
+	return c.apply(cfg, config.Compare(c.Engine.Config(), cfg))
+}
+
+// apply reloads cfg, whose difference to the running config is d.
+func (c controller) apply(cfg config.Config, d config.Diff) error {
 	if err := c.Engine.Reload(cfg); err != nil {
 		return err
 	}
@@ -171,7 +175,7 @@ func (g *Gateway) ReloadFromFile() error {
 		g.log.Info("gateway reload: config unchanged", "config", g.ConfigPath)
 		return nil
 	}
-	if err := (controller{Engine: g.eng, metrics: g.set}).Reload(cfg); err != nil {
+	if err := (controller{Engine: g.eng, metrics: g.set}).apply(cfg, d); err != nil {
 		return fmt.Errorf("gateway: reload: %s: %w", g.ConfigPath, err)
 	}
 	if cfg.AdminListen() != old.AdminListen() {
