@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,21 +127,7 @@ func (g *gatewayProc) wait(t *testing.T) int {
 }
 
 func httpGet(url string, header ...string) (int, string, error) {
-	req, err := http.NewRequest("GET", url, nil)
-	if err != nil {
-		return 0, "", err
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), nil
+	return testutil.HTTPGet(url, 5*time.Second, header...)
 }
 
 func TestGatewayFatalStartErrors(t *testing.T) {

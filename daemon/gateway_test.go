@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -28,17 +27,14 @@ func healthRoutes(adminPort int, ports ...int) string {
 
 func getOK(t *testing.T, port int) string {
 	t.Helper()
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
+	code, body, err := testutil.HTTPGet(fmt.Sprintf("http://127.0.0.1:%d/healthz", port), 10*time.Second)
 	if err != nil {
 		t.Fatalf("route %d: %v", port, err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("route %d: status %d %q", port, resp.StatusCode, b)
+	if code != http.StatusOK {
+		t.Fatalf("route %d: status %d %q", port, code, body)
 	}
-	return string(b)
+	return body
 }
 
 func refused(port int) bool {

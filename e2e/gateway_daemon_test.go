@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -61,16 +60,7 @@ func buildBackend(t *testing.T) string {
 }
 
 // getBody GETs url without keep-alive (no idle connection outlives the call).
-func getBody(url string) (int, string, error) {
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get(url)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
-}
+func getBody(url string) (int, string, error) { return testutil.HTTPGet(url, 10*time.Second) }
 
 func writeGatewayConfig(t *testing.T, path, doc string) {
 	t.Helper()

@@ -1,6 +1,7 @@
 // Package testutil holds helpers shared by warren's tests: polling for a
 // condition instead of sleeping, goroutine leak checks, building the warren
-// binary once per test process, and loopback address allocation.
+// binary once per test process, loopback address allocation, and plain
+// HTTP GETs.
 package testutil
 
 import (
