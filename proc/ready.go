@@ -48,8 +48,15 @@ func WaitReady(ctx context.Context, c ReadyCheck) error {
 	wait := time.Millisecond
 	var last error
 	for {
-		if last = probe(ctx, c, client); last == nil {
+		err := probe(ctx, c, client)
+		if err == nil {
 			return nil
+		}
+		// A probe cut short because ctx ended says nothing about the
+		// backend: the error keeps the last real answer (a status, a
+		// refusal) when there was one.
+		if last == nil || ctx.Err() == nil {
+			last = err
 		}
 		t := time.NewTimer(wait)
 		select {
