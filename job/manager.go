@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -169,9 +171,57 @@ func (m *Manager) Start(ctx context.Context) error {
 		m.groups[g.name] = g
 		m.startSupervisor(g, false)
 	}
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go m.persister()
+	go func() {
+		defer m.wg.Done()
+		m.discoverHosts()
+	}()
 	return nil
+}
+
+// discoverHosts adopts the group hosts that serve on this socket dir but
+// are missing from the state file: the state is saved shortly after a
+// change, so a daemon killed right after starting a group leaves a host
+// its successor would otherwise never learn of (and never stop). Only a
+// host that answers is adopted; a socket a dead host left is ignored.
+func (m *Manager) discoverHosts() {
+	ents, err := os.ReadDir(filepath.Dir(sockPathRaw(m.sockDir(), "x")))
+	if err != nil {
+		return // no socket yet: nothing ever ran here
+	}
+	for _, e := range ents {
+		name, ok := strings.CutPrefix(e.Name(), hostServiceName(""))
+		if name, ok = strings.CutSuffix(name, ".sock"); !ok || name == "" {
+			continue
+		}
+		m.mu.Lock()
+		known := m.groups[name] != nil
+		m.mu.Unlock()
+		if known {
+			continue
+		}
+		probe := &mgroup{name: name}
+		ctx, cancel := context.WithTimeout(m.ctx, 500*time.Millisecond)
+		h, err := m.greet(ctx, probe, 500*time.Millisecond)
+		cancel()
+		if probe.conn != nil {
+			probe.conn.Close()
+		}
+		if err != nil {
+			continue
+		}
+		m.mu.Lock()
+		if m.groups[name] == nil && !m.closed {
+			g := m.newGroup(name, h.RTPrio, h.MaxProcs)
+			g.pid = h.PID
+			m.groups[name] = g
+			m.startSupervisor(g, false)
+			m.log().Info("found a group host missing from the state file", logging.KeyGroup, name, logging.KeyPID, h.PID)
+		}
+		m.mu.Unlock()
+	}
+	m.markDirty()
 }
 
 // Close stops the Manager's goroutines and saves the state. Group hosts and
@@ -658,10 +708,25 @@ func (m *Manager) resume(g *mgroup) error {
 		return err
 	}
 	have := map[string]bool{}
+	m.mu.Lock()
+	adopted := 0
 	for _, st := range resp.Jobs {
 		have[st.ID] = true
+		if m.jobs[st.ID] == nil && st.Group == g.name {
+			// The host runs a job the state file lacks (the daemon died
+			// before saving it): the host's record is the truth.
+			want := wantRunning
+			if st.State == StateStopped {
+				want = wantStopped
+			}
+			m.jobs[st.ID] = &mjob{st: st, want: want}
+			adopted++
+		}
 	}
-	m.mu.Lock()
+	if adopted > 0 {
+		m.log().Info("adopted jobs missing from the state file", logging.KeyGroup, g.name, "jobs", adopted)
+		m.markDirty()
+	}
 	var todo []mjob
 	for _, j := range m.jobs {
 		if j.st.Group == g.name && !have[j.st.ID] {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -313,6 +314,70 @@ func TestPersistenceAndReadoption(t *testing.T) {
 	})
 	// Kill the first manager's leftover ownership: its proc waiters end
 	// when the groups die, in the cleanup.
+}
+
+// A daemon killed before its state file caught up (the save follows a
+// change by a moment) must still find the group hosts and jobs that run:
+// the hosts are the truth. A socket a dead host left adopts nothing.
+func TestReadoptionWithoutState(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	e := newEnv(t)
+	m1 := e.manager()
+	if err := m1.Start(bg); err != nil {
+		t.Fatal(err)
+	}
+	a, err := m1.Run(bg, Spec{Path: e.script("a.sh", "SLEEP"), Group: "lost", MaxProcs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a = waitState(t, m1, a.ID, StateRunning)
+	pid := m1.Groups()[0].PID
+	if err := m1.Close(bg); err != nil {
+		t.Fatal(err)
+	}
+	// What the crash left: no state at all, and a dead host's socket that
+	// sorts before the live one.
+	if err := os.WriteFile(statePath(m1.WorkDir), []byte(`{"version":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ghost := sockPathRaw(m1.sockDir(), "a-ghost")
+	l, err := net.Listen("unix", ghost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+
+	m2 := e.start()
+	waitGroup(t, m2, "lost", func(g GroupStatus) error {
+		if g.State != GroupRunning || !g.Adopted || g.PID != pid || g.MaxProcs != 1 {
+			return fmt.Errorf("group %+v, want running, adopted, pid %d, maxprocs 1", g, pid)
+		}
+		return nil
+	})
+	st := waitState(t, m2, a.ID, StateRunning)
+	if st.PID != a.PID || st.Path != a.Path {
+		t.Fatalf("job after re-adoption %+v, want pid %d", st, a.PID)
+	}
+	for _, g := range m2.Groups() {
+		if g.Name != "lost" {
+			t.Fatalf("a dead host's socket made group %+v", g)
+		}
+	}
+	// The adopted job is the new Manager's like any other, and saved.
+	if err := m2.Stop(bg, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if proc.Alive(a.PID) {
+		t.Fatal("adopted job survived stop")
+	}
+	testutil.Eventually(t, 5*time.Second, func() error {
+		saved, err := loadState(statePath(m2.WorkDir))
+		if err != nil || len(saved.Jobs) != 1 || saved.Jobs[0].Status.ID != a.ID || saved.Jobs[0].Status.State != StateStopped {
+			return fmt.Errorf("saved state %+v, %v", saved, err)
+		}
+		return nil
+	})
 }
 
 func TestGroupHostKilledIsRestartedAndJobsResumed(t *testing.T) {
