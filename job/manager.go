@@ -1095,7 +1095,11 @@ func (m *Manager) RemoveJob(ctx context.Context, id string) (Status, error) {
 	for _, f := range proc.LogFiles(jobLogPath(m.WorkDir, st.ID), 0) {
 		os.Remove(f)
 	}
-	m.markDirty()
+	// Saved before answering: a daemon killed right after would otherwise
+	// find the job in the state file and give it back to its group.
+	if err := m.save(); err != nil {
+		m.log().Error("save job state", logging.KeyErr, err)
+	}
 	return st, nil
 }
 

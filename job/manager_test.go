@@ -60,6 +60,17 @@ func TestExecutableLifecycle(t *testing.T) {
 	if _, err := os.Stat(jobLogPath(m.WorkDir, st.ID)); !os.IsNotExist(err) {
 		t.Fatal("log file left after remove")
 	}
+	// The state file already says so: a daemon killed now must not give
+	// the removed job back to its group.
+	saved, err := loadState(statePath(m.WorkDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, js := range saved.Jobs {
+		if js.Status.ID == st.ID {
+			t.Fatalf("removed job still in the state file: %+v", js)
+		}
+	}
 }
 
 func TestStartStoppedJobAndRemoveRunning(t *testing.T) {
