@@ -41,15 +41,101 @@ type importer struct {
 	fset   *token.FileSet
 	tmpl   map[string]*template // import path -> checked template
 	errTyp types.Type
+	ctxt   *types.Context // for the programs' checks (see Lower)
+	// eagerBodies checks all template bodies at import (tests compare
+	// the lazy checks with it).
+	eagerBodies bool
 }
 
-// template is a checked template file.
+// template is a template file. Its declarations are checked into the
+// package the program sees without their function bodies (the program only
+// needs the signatures); the bodies are checked lazily, by checkBodies,
+// when a declaration is instantiated.
 type template struct {
 	path string
 	src  []byte
 	file *ast.File
-	info *types.Info
-	pkg  *types.Package
+	pkg  *types.Package // the package the program sees
+	// info holds Uses and Defs of the declarations checked so far with
+	// their bodies (checked[decl]), each into a package of its own whose
+	// scope is in scopes.
+	info    *types.Info
+	checked map[ast.Decl]bool
+	scopes  []*types.Scope
+	byName  map[string][]ast.Decl // package-level name -> its declaration, and a type's methods
+	imports []ast.Decl
+	roots   map[string]*instRoot  // generic declaration name -> what instantiating it copies
+	plans   map[planKey]*instPlan // instDecl's work, by declaration and object name
+}
+
+// pkgLevel says whether o is declared at the template package's level: in
+// the package the program sees or in one its bodies were checked in.
+func (tp *template) pkgLevel(o types.Object) bool {
+	p := o.Parent()
+	if p == tp.pkg.Scope() {
+		return true
+	}
+	for _, s := range tp.scopes {
+		if p == s {
+			return true
+		}
+	}
+	return false
+}
+
+// checkBodies type-checks the declarations roots of the template with
+// their bodies, into tp.info, unless that was done. The template's own
+// declarations they refer to (by name, so a superset), their references in
+// turn, and the methods of the types among them are checked with them, in
+// a new package that also holds the package's symbols from the tables (the
+// objects of tp.pkg, so that identifiers resolving to them still look
+// package-level). A declaration checked this way has the same Uses and
+// Defs as in a check of the whole file.
+func (im *importer) checkBodies(tp *template, roots ...ast.Decl) {
+	seen := map[ast.Decl]bool{}
+	var add func(d ast.Decl)
+	add = func(d ast.Decl) {
+		if seen[d] {
+			return
+		}
+		seen[d] = true
+		ast.Inspect(d, func(n ast.Node) bool {
+			if id, ok := n.(*ast.Ident); ok {
+				for _, r := range tp.byName[id.Name] {
+					add(r)
+				}
+			}
+			return true
+		})
+	}
+	for _, d := range roots {
+		if !tp.checked[d] {
+			add(d)
+		}
+	}
+	if len(seen) == 0 {
+		return
+	}
+	decls := append([]ast.Decl(nil), tp.imports...)
+	for _, td := range tp.file.Decls { // in file order
+		if seen[td] {
+			decls = append(decls, td)
+			tp.checked[td] = true
+		}
+	}
+	f := *tp.file
+	f.Decls = decls
+	pk := types.NewPackage(tp.path, tp.pkg.Name())
+	sc := pk.Scope()
+	outer := tp.pkg.Scope()
+	for _, name := range outer.Names() {
+		if o := outer.Lookup(name); !o.Pos().IsValid() {
+			sc.Insert(o)
+		}
+	}
+	conf := types.Config{Importer: im, Error: func(error) {}}
+	_ = types.NewChecker(&conf, im.fset, pk, tp.info).Files([]*ast.File{&f})
+	tp.scopes = append(tp.scopes, sc)
 }
 
 func newImporter(tables map[string]map[string]reflect.Value) *importer {
@@ -121,7 +207,8 @@ func (im *importer) Import(p string) (*types.Package, error) {
 	return pk, nil
 }
 
-// checkTemplate type-checks the template of p into p's package.
+// checkTemplate type-checks the template of p into p's package, without
+// the function bodies (see template).
 func (im *importer) checkTemplate(p string, pk *types.Package) error {
 	src, err := templateFS.ReadFile(templateFiles[p])
 	if err != nil {
@@ -131,10 +218,52 @@ func (im *importer) checkTemplate(p string, pk *types.Package) error {
 	if err != nil {
 		return err
 	}
-	info := &types.Info{Uses: map[*ast.Ident]types.Object{}, Defs: map[*ast.Ident]types.Object{}, Types: map[ast.Expr]types.TypeAndValue{}}
-	conf := types.Config{Importer: im, Error: func(error) {}}
+	tp := &template{
+		path:    p,
+		src:     src,
+		file:    f,
+		pkg:     pk,
+		info:    &types.Info{Uses: map[*ast.Ident]types.Object{}, Defs: map[*ast.Ident]types.Object{}},
+		checked: map[ast.Decl]bool{},
+		byName:  map[string][]ast.Decl{},
+		roots:   map[string]*instRoot{},
+		plans:   map[planKey]*instPlan{},
+	}
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.FuncDecl:
+			if d.Recv == nil {
+				tp.byName[d.Name.Name] = append(tp.byName[d.Name.Name], d)
+			} else if b := recvBase(d.Recv); b != "" {
+				tp.byName[b] = append(tp.byName[b], d)
+			}
+		case *ast.GenDecl:
+			if d.Tok == token.IMPORT {
+				tp.imports = append(tp.imports, d)
+				continue
+			}
+			for _, s := range d.Specs {
+				switch s := s.(type) {
+				case *ast.ValueSpec:
+					for _, n := range s.Names {
+						tp.byName[n.Name] = append(tp.byName[n.Name], d)
+					}
+				case *ast.TypeSpec:
+					tp.byName[s.Name.Name] = append(tp.byName[s.Name.Name], d)
+				}
+			}
+		}
+	}
+	conf := types.Config{Importer: im, Error: func(error) {}, IgnoreFuncBodies: true}
+	var info *types.Info
+	if im.eagerBodies {
+		conf.IgnoreFuncBodies, info = false, tp.info
+		for _, d := range f.Decls {
+			tp.checked[d] = true
+		}
+	}
 	_ = types.NewChecker(&conf, im.fset, pk, info).Files([]*ast.File{f})
-	im.tmpl[p] = &template{path: p, src: src, file: f, info: info, pkg: pk}
+	im.tmpl[p] = tp
 	return nil
 }
 

@@ -25,6 +25,7 @@ import (
 	"go/types"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -94,6 +95,31 @@ func (f *file) text(from, to token.Pos) string {
 func (f *file) node(n ast.Node) string { return f.text(n.Pos(), n.End()) }
 
 func apply(src []byte, edits []edit, base int) string {
+	var b strings.Builder
+	b.Grow(appliedLen(src, edits))
+	applyTo(&b, src, edits, base)
+	return b.String()
+}
+
+// applyBytes is apply(src, edits, 0) as a byte slice.
+func applyBytes(src []byte, edits []edit) []byte {
+	b := bytes.NewBuffer(make([]byte, 0, appliedLen(src, edits)))
+	applyTo(b, src, edits, 0)
+	return b.Bytes()
+}
+
+func appliedLen(src []byte, edits []edit) int {
+	n := len(src)
+	for _, e := range edits {
+		n += len(e.text)
+	}
+	return n
+}
+
+func applyTo(b interface {
+	Write([]byte) (int, error)
+	WriteString(string) (int, error)
+}, src []byte, edits []edit, base int) {
 	sort.SliceStable(edits, func(i, j int) bool {
 		if edits[i].start != edits[j].start {
 			return edits[i].start < edits[j].start
@@ -101,12 +127,6 @@ func apply(src []byte, edits []edit, base int) string {
 		// An insertion goes before a replacement starting at the same place.
 		return edits[i].start == edits[i].end && edits[j].start != edits[j].end
 	})
-	var b strings.Builder
-	n := len(src)
-	for _, e := range edits {
-		n += len(e.text)
-	}
-	b.Grow(n)
 	at := 0
 	for _, e := range edits {
 		s, en := e.start-base, e.end-base
@@ -118,7 +138,6 @@ func apply(src []byte, edits []edit, base int) string {
 		at = en
 	}
 	b.Write(src[at:])
-	return b.String()
 }
 
 // Lowerer lowers programs. It type-checks them against the symbol tables
@@ -128,7 +147,12 @@ type Lowerer struct {
 	mu     sync.Mutex
 	tables map[string]map[string]reflect.Value
 	imp    *importer
+	info   *types.Info // emptied maps of the last call, for the next
+	calls  int
 }
+
+// contextCalls is how many calls share a types.Context.
+const contextCalls = 64
 
 // NewLowerer returns a Lowerer for programs that can import the packages of
 // tables (keys "import/path/name", as Yaegi's extract tool writes them).
@@ -149,11 +173,22 @@ func (l *Lowerer) Lower(files []File) (*Result, error) {
 	if l.imp == nil {
 		l.imp = newImporter(l.tables)
 	}
+	if l.calls%contextCalls == 0 {
+		// The context keeps the instances of generic functions and types
+		// (slices.Sort[[]int]) for the next calls, and with them the
+		// types of the programs they were instantiated with: a new one
+		// now and then bounds that.
+		l.imp.ctxt = types.NewContext()
+	}
+	l.calls++
 	fset := token.NewFileSet()
 	var fs []*file
 	var asts []*ast.File
 	for _, in := range files {
-		af, err := parser.ParseFile(fset, in.Name, in.Src, parser.ParseComments|parser.SkipObjectResolution)
+		// Without comments: the lowering edits the source text, which
+		// keeps them; the checker reads only //go:build lines, which the
+		// parser reads in any mode.
+		af, err := parser.ParseFile(fset, in.Name, in.Src, parser.SkipObjectResolution)
 		if err != nil {
 			return nil, err
 		}
@@ -165,14 +200,18 @@ func (l *Lowerer) Lower(files []File) (*Result, error) {
 		asts = append(asts, af)
 	}
 	lw := &lowering{fset: fset, files: fs, helpers: newHelpers(), im: l.imp, insts: map[string]string{}}
-	lw.typecheck(asts)
+	info := l.info
+	l.info = nil
+	lw.typecheck(asts, info)
+	defer func() { l.info = keepInfo(lw.info) }()
+	lw.checkTemplateBodies()
 	lw.noteNames()
 	for _, f := range fs {
 		lw.file(f)
 	}
 	res := &Result{Unsupported: lw.unsupported}
 	for _, f := range fs {
-		res.Files = append(res.Files, File{Name: f.name, Src: []byte(apply(f.src, f.edits, 0))})
+		res.Files = append(res.Files, File{Name: f.name, Src: applyBytes(f.src, f.edits)})
 	}
 	res.Helper = lw.helpers.source()
 	return res, nil
@@ -188,12 +227,13 @@ type lowering struct {
 	im          *importer
 	insts       map[string]string // template instance key -> helper name
 	unsupported []string
-	n           int // counter for fresh names
+	n           int  // counter for fresh names
+	slowInst    bool // instDecl without plans (tests compare)
 }
 
 func (lw *lowering) fresh(prefix string) string {
 	lw.n++
-	return fmt.Sprintf("__w%s%d", prefix, lw.n)
+	return "__w" + prefix + strconv.Itoa(lw.n)
 }
 
 func (lw *lowering) unsupportedAt(p token.Pos, what string) {

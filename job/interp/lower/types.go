@@ -13,23 +13,44 @@ import (
 // typecheck runs go/types over the program. Errors are kept, not fatal:
 // the interpreter decides what it accepts; the lowering uses whatever type
 // information the checker could work out.
-func (lw *lowering) typecheck(files []*ast.File) {
-	// Sized from the source so the maps do not grow entry by entry while
-	// the checker fills them (measured: about one expression per 7 bytes
-	// and one identifier use per 12).
-	size := 0
-	for _, f := range lw.files {
-		size += len(f.src)
+func (lw *lowering) typecheck(files []*ast.File, info *types.Info) {
+	if info == nil {
+		// Sized from the source so the maps do not grow entry by entry
+		// while the checker fills them (measured: about one expression
+		// per 7 bytes and one identifier use per 12).
+		size := 0
+		for _, f := range lw.files {
+			size += len(f.src)
+		}
+		info = &types.Info{
+			Types:      make(map[ast.Expr]types.TypeAndValue, size/6),
+			Uses:       make(map[*ast.Ident]types.Object, size/10),
+			Defs:       make(map[*ast.Ident]types.Object, size/32),
+			Instances:  map[*ast.Ident]types.Instance{},
+			Selections: map[*ast.SelectorExpr]*types.Selection{},
+		}
 	}
-	lw.info = &types.Info{
-		Types:      make(map[ast.Expr]types.TypeAndValue, size/6),
-		Uses:       make(map[*ast.Ident]types.Object, size/10),
-		Defs:       make(map[*ast.Ident]types.Object, size/32),
-		Instances:  map[*ast.Ident]types.Instance{},
-		Selections: map[*ast.SelectorExpr]*types.Selection{},
-	}
-	conf := types.Config{Importer: lw.im, GoVersion: "go1.26", Error: func(err error) { lw.typeErrs = append(lw.typeErrs, err) }}
+	lw.info = info
+	conf := types.Config{Context: lw.im.ctxt, Importer: lw.im, GoVersion: "go1.26", Error: func(err error) { lw.typeErrs = append(lw.typeErrs, err) }}
 	_, _ = conf.Check("main", lw.fset, files, lw.info)
+}
+
+// maxKeptInfo bounds the entries of the type information maps a Lowerer
+// keeps for the next call: clearing a map costs its capacity.
+const maxKeptInfo = 1 << 14
+
+// keepInfo empties the maps of info for reuse, or returns nil when they
+// are too large to keep.
+func keepInfo(info *types.Info) *types.Info {
+	if len(info.Types) > maxKeptInfo || len(info.Uses) > maxKeptInfo {
+		return nil
+	}
+	clear(info.Types)
+	clear(info.Uses)
+	clear(info.Defs)
+	clear(info.Instances)
+	clear(info.Selections)
+	return info
 }
 
 func (lw *lowering) isBuiltin(id *ast.Ident) bool {
@@ -962,6 +983,9 @@ func (lw *lowering) errorsHelper(f *file, c *ast.CallExpr, name, src string) {
 // isNativeGoroutine says whether fn runs its func() argument (the last one)
 // on a goroutine of its own: a panic there would otherwise end the host.
 func isNativeGoroutine(fn *types.Func) bool {
+	if n := fn.Name(); n != "AfterFunc" && n != "Go" {
+		return false // without building the full name, for every call
+	}
 	switch fn.FullName() {
 	case "time.AfterFunc", "(*sync.WaitGroup).Go":
 		return true

@@ -1,0 +1,123 @@
+package lower_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/warren-mesh/warren/job/interp/lower"
+	"github.com/warren-mesh/warren/job/interp/stdlib"
+)
+
+// programs are the interpreter's test programs, one file each, and the
+// two files of testdata/multi as one.
+func programs(t *testing.T) [][]lower.File {
+	t.Helper()
+	var out [][]lower.File
+	for _, dir := range []string{"corpus", "run", "bench"} {
+		paths, err := filepath.Glob(filepath.Join("..", "testdata", dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range paths {
+			src, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, []lower.File{{Name: p, Src: src}})
+		}
+	}
+	var multi []lower.File
+	for _, n := range []string{"main.go", "util.go"} {
+		p := filepath.Join("..", "testdata", "multi", n)
+		src, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		multi = append(multi, lower.File{Name: p, Src: src})
+	}
+	if len(out) < 100 {
+		t.Fatalf("only %d programs", len(out))
+	}
+	return append(out, multi)
+}
+
+func result(r *lower.Result, err error) string {
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	var b strings.Builder
+	for _, f := range r.Files {
+		fmt.Fprintf(&b, "== %s\n%s\n", f.Name, f.Src)
+	}
+	fmt.Fprintf(&b, "== helper\n%s\n== unsupported\n%s\n", r.Helper, strings.Join(r.Unsupported, "\n"))
+	return b.String()
+}
+
+// TestReusedLowerer: a Lowerer that lowered other programs before (its
+// package cache, template checks, instance plans, type information maps
+// and types.Context reused) lowers each program as a new one does, in any
+// order, also past a change of types.Context.
+func TestReusedLowerer(t *testing.T) {
+	progs := programs(t)
+	syms := stdlib.Symbols()
+	want := make([]string, len(progs))
+	for i, p := range progs {
+		want[i] = result(lower.NewLowerer(syms).Lower(p))
+	}
+	l := lower.NewLowerer(syms)
+	order := make([]int, len(progs))
+	for i := range order {
+		order[i] = i
+	}
+	for round := range 3 {
+		if round == 1 {
+			slices.Reverse(order)
+		}
+		for _, i := range order {
+			if got := result(l.Lower(progs[i])); got != want[i] {
+				t.Errorf("round %d, %s: lowered by a reused Lowerer:\n%s\nby a new one:\n%s", round, progs[i][0].Name, got, want[i])
+			}
+		}
+	}
+}
+
+// TestInstancesPerProgram: two programs with a type of the same name but
+// of different kinds, one after the other on one Lowerer, each get the
+// instance of their own type (min of a float compares NaNs).
+func TestInstancesPerProgram(t *testing.T) {
+	prog := func(typ string) []lower.File {
+		return []lower.File{{Name: "/p/main.go", Src: []byte(`package main
+
+import "slices"
+
+type T ` + typ + `
+
+func main() {
+	m := slices.Max([]T{1, 2})
+	println(min(m, m+1))
+}
+`)}}
+	}
+	l := lower.NewLowerer(stdlib.Symbols())
+	for i := range 4 {
+		typ, nan := "int", false
+		if i%2 == 1 {
+			typ, nan = "float64", true
+		}
+		r, err := l.Lower(prog(typ))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bytes.Contains(r.Helper, []byte("x != x")); got != nan {
+			t.Errorf("type T %s: min helper compares NaNs: %v, want %v:\n%s", typ, got, nan, r.Helper)
+		}
+		if !bytes.Contains(r.Helper, []byte("func __w_slices_Max_")) {
+			t.Errorf("type T %s: no slices.Max instance:\n%s", typ, r.Helper)
+		}
+	}
+}
