@@ -11,6 +11,7 @@ import (
 	"path"
 	"reflect"
 	"strings"
+	"sync"
 )
 
 //go:embed templates/*.go.txt
@@ -27,6 +28,37 @@ var templateFiles = map[string]string{
 	"sync/atomic": "templates/atomic.go.txt",
 }
 
+// The templates are parsed once per process, for all Lowerers: their
+// syntax trees are only read (by the checker and the lowering), and
+// templateFset, which holds their positions, is the importers' FileSet.
+var (
+	templateFset   = token.NewFileSet()
+	templateMu     sync.Mutex
+	templateParsed = map[string]*parsedTemplate{}
+)
+
+type parsedTemplate struct {
+	src  []byte
+	file *ast.File
+	err  error
+}
+
+// parseTemplate returns the source and syntax of the template of p.
+func parseTemplate(p string) ([]byte, *ast.File, error) {
+	templateMu.Lock()
+	defer templateMu.Unlock()
+	t := templateParsed[p]
+	if t == nil {
+		t = &parsedTemplate{}
+		t.src, t.err = templateFS.ReadFile(templateFiles[p])
+		if t.err == nil {
+			t.file, t.err = parser.ParseFile(templateFset, templateFiles[p], t.src, parser.SkipObjectResolution)
+		}
+		templateParsed[p] = t
+	}
+	return t.src, t.file, t.err
+}
+
 // importer builds go/types packages from the symbol tables the interpreter
 // links (so type checking sees exactly what interpreted code can use, and
 // needs no Go toolchain or sources on the node), completed with the
@@ -38,7 +70,7 @@ type importer struct {
 	pkgs   map[string]*types.Package
 	done   map[string]bool
 	named  map[reflect.Type]*types.Named
-	fset   *token.FileSet
+	fset   *token.FileSet       // templateFset
 	tmpl   map[string]*template // import path -> checked template
 	errTyp types.Type
 	ctxt   *types.Context // for the programs' checks (see Lower)
@@ -145,7 +177,7 @@ func newImporter(tables map[string]map[string]reflect.Value) *importer {
 		pkgs:  map[string]*types.Package{},
 		done:  map[string]bool{},
 		named: map[reflect.Type]*types.Named{},
-		fset:  token.NewFileSet(),
+		fset:  templateFset,
 		tmpl:  map[string]*template{},
 	}
 	for k, v := range tables {
@@ -210,11 +242,7 @@ func (im *importer) Import(p string) (*types.Package, error) {
 // checkTemplate type-checks the template of p into p's package, without
 // the function bodies (see template).
 func (im *importer) checkTemplate(p string, pk *types.Package) error {
-	src, err := templateFS.ReadFile(templateFiles[p])
-	if err != nil {
-		return err
-	}
-	f, err := parser.ParseFile(im.fset, templateFiles[p], src, parser.SkipObjectResolution)
+	src, f, err := parseTemplate(p)
 	if err != nil {
 		return err
 	}

@@ -473,6 +473,11 @@ func (h *helpers) pkg(path string) string {
 
 func (h *helpers) source() []byte {
 	var b bytes.Buffer
+	n := 1024 // the fixed part, with some imports
+	for _, d := range h.decls {
+		n += len(d) + 2
+	}
+	b.Grow(n)
 	b.WriteString("package main\n\nimport (\n")
 	fmt.Fprintf(&b, "\t%s %q\n", rt.Name, rt.ImportPath)
 	paths := make([]string, 0, len(h.imports))

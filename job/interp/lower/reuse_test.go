@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/warren-mesh/warren/job/interp/lower"
@@ -120,4 +121,28 @@ func main() {
 			t.Errorf("type T %s: no slices.Max instance:\n%s", typ, r.Helper)
 		}
 	}
+}
+
+// TestConcurrentLowerers: Lowerers share the templates' syntax trees;
+// several lowering at once (run with -race) each give what one alone does.
+func TestConcurrentLowerers(t *testing.T) {
+	progs := programs(t)
+	syms := stdlib.Symbols()
+	want := make([]string, len(progs))
+	for i, p := range progs {
+		want[i] = result(lower.NewLowerer(syms).Lower(p))
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			l := lower.NewLowerer(syms)
+			for k := range progs {
+				i := (k + g*len(progs)/4) % len(progs)
+				if got := result(l.Lower(progs[i])); got != want[i] {
+					t.Errorf("%s: lowered alongside other Lowerers:\n%s\nalone:\n%s", progs[i][0].Name, got, want[i])
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
