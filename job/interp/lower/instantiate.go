@@ -156,14 +156,14 @@ func recvBase(fl *ast.FieldList) string {
 //
 // The work depends on the template and on obj's name only, except for the
 // texts of some edits and whether some are made, so it is planned once
-// (plan) and replayed for each instance (replay); instDeclSlow does it
-// directly (tests compare the two).
+// (plan) and replayed for each instance (replay). The tests keep the
+// direct implementation (instDeclDirect) and compare the two.
 func (lw *lowering) instDecl(tp *template, d ast.Decl, obj types.Object, name string, sub map[string]string) (string, bool) {
 	if !tp.checked[d] {
 		lw.im.checkBodies(tp, d)
 	}
-	if lw.slowInst {
-		return lw.instDeclSlow(tp, d, obj, name, sub)
+	if lw.instDeclDirect != nil {
+		return lw.instDeclDirect(tp, d, obj, name, sub)
 	}
 	k := planKey{d, obj.Name()}
 	p := tp.plans[k]
@@ -174,151 +174,12 @@ func (lw *lowering) instDecl(tp *template, d ast.Decl, obj types.Object, name st
 	return lw.replay(tp, p, name, sub)
 }
 
-func (lw *lowering) instDeclSlow(tp *template, d ast.Decl, obj types.Object, name string, sub map[string]string) (string, bool) {
-	tf := lw.im.fset.File(d.Pos())
-	off := func(p token.Pos) int { return tf.Offset(p) }
-	base := off(d.Pos())
-	var edits []edit
-	rep := func(from, to token.Pos, text string) {
-		edits = append(edits, edit{off(from), off(to), text})
-	}
-	ok := true
-	// Drop the type parameter lists and receiver type arguments.
-	ast.Inspect(d, func(n ast.Node) bool {
-		switch n := n.(type) {
-		case *ast.FuncDecl:
-			if n.Type.TypeParams != nil {
-				rep(n.Type.TypeParams.Opening, n.Type.TypeParams.Closing+1, "")
-			}
-			if n.Recv != nil && len(n.Recv.List) > 0 {
-				t := n.Recv.List[0].Type
-				if s, isStar := t.(*ast.StarExpr); isStar {
-					t = s.X
-				}
-				switch x := t.(type) {
-				case *ast.IndexExpr:
-					rep(x.Pos(), x.End(), name)
-				case *ast.IndexListExpr:
-					rep(x.Pos(), x.End(), name)
-				}
-			}
-		case *ast.TypeSpec:
-			if n.TypeParams != nil {
-				rep(n.TypeParams.Opening, n.TypeParams.Closing+1, "")
-			}
-		case *ast.IndexExpr, *ast.IndexListExpr:
-			// A use of a generic type of the template: instantiate it too.
-			var x ast.Expr
-			var idx []ast.Expr
-			if ie, isIE := n.(*ast.IndexExpr); isIE {
-				x, idx = ie.X, []ast.Expr{ie.Index}
-			} else {
-				ile := n.(*ast.IndexListExpr)
-				x, idx = ile.X, ile.Indices
-			}
-			id, isID := x.(*ast.Ident)
-			if !isID {
-				return true
-			}
-			tn, isTN := tp.info.Uses[id].(*types.TypeName)
-			if !isTN || !tp.pkgLevel(tn) {
-				return true
-			}
-			if tn == obj || tn.Name() == obj.Name() {
-				rep(n.Pos(), n.End(), name)
-				return false
-			}
-			var args []string
-			for _, e := range idx {
-				ai, isAI := e.(*ast.Ident)
-				if !isAI || sub[ai.Name] == "" {
-					ok = false
-					return false
-				}
-				args = append(args, sub[ai.Name])
-			}
-			in, iok := lw.instantiateArgs(tn, args)
-			if !iok {
-				ok = false
-				return false
-			}
-			rep(n.Pos(), n.End(), in)
-			return false
-		}
-		return true
-	})
-	covered := func(p token.Pos) bool {
-		o := off(p)
-		for _, e := range edits {
-			if o >= e.start && o < e.end {
-				return true
-			}
-		}
-		return false
-	}
-	ast.Inspect(d, func(n ast.Node) bool {
-		id, isID := n.(*ast.Ident)
-		if !isID || covered(id.Pos()) {
-			return true
-		}
-		o := tp.info.Uses[id]
-		if o == nil {
-			o = tp.info.Defs[id]
-			if o == nil || !tp.pkgLevel(o) {
-				return true
-			}
-		}
-		switch o := o.(type) {
-		case *types.PkgName:
-			rep(id.Pos(), id.End(), lw.helpers.pkg(o.Imported().Path()))
-			return true
-		case *types.TypeName:
-			if _, isTP := o.Type().(*types.TypeParam); isTP {
-				if s, found := sub[o.Name()]; found {
-					rep(id.Pos(), id.End(), s)
-				} else {
-					ok = false
-				}
-				return true
-			}
-		}
-		if !tp.pkgLevel(o) {
-			return true
-		}
-		switch {
-		case o == obj || o.Name() == obj.Name():
-			rep(id.Pos(), id.End(), name)
-		case o.Pos().IsValid():
-			// An unexported declaration of the template: add it renamed.
-			hn := "__w_" + strings.ReplaceAll(tp.path, "/", "_") + "_" + o.Name()
-			if !lw.helpers.have["decl:"+hn] {
-				lw.helpers.have["decl:"+hn] = true
-				for _, td := range tp.file.Decls {
-					if declares(td, o.Name()) {
-						text, dok := lw.instDecl(tp, td, o, hn, nil)
-						if !dok {
-							ok = false
-						}
-						lw.helpers.decls = append(lw.helpers.decls, text)
-					}
-				}
-			}
-			rep(id.Pos(), id.End(), hn)
-		default:
-			rep(id.Pos(), id.End(), lw.helpers.pkg(tp.path)+"."+o.Name())
-		}
-		return true
-	})
-	src := tp.src[base:off(d.End())]
-	return apply(src, edits, base), ok
-}
-
 type planKey struct {
 	d   ast.Decl
 	obj string
 }
 
-// instPlan is instDeclSlow's work on a declaration for an object name: its
+// instPlan is instDeclDirect's work on a declaration for an object name: its
 // two passes over the declaration, as the edits they would make, in the
 // order they make them.
 type instPlan struct {
@@ -346,11 +207,11 @@ type planEdit struct {
 	obj        types.Object // opNested: the generic type; opLocal: the declaration
 	args       []string     // opNested
 	// unless lists the opNested edits covering this second-pass edit: it
-	// is made only if none of them is (instDeclSlow's covered).
+	// is made only if none of them is (instDeclDirect's covered).
 	unless []int
 }
 
-// plan records the work of instDeclSlow(tp, d, obj, ...) for an obj of
+// plan records the work of instDeclDirect(tp, d, obj, ...) for an obj of
 // that name, with every opNested edit taken as made; the second pass
 // records the edits of identifiers opNested edits cover, as made only if
 // those are not.
@@ -481,7 +342,7 @@ func (tp *template) plan(fset *token.FileSet, d ast.Decl, objName string) *instP
 	return p
 }
 
-// replay does the work of plan p as instDeclSlow would.
+// replay does the work of plan p as instDeclDirect would.
 func (lw *lowering) replay(tp *template, p *instPlan, name string, sub map[string]string) (string, bool) {
 	var texts [32]string
 	var made [32]bool

@@ -261,8 +261,9 @@ type lowering struct {
 	im          *importer
 	insts       map[string]string // template instance key -> helper name
 	unsupported []string
-	n           int  // counter for fresh names
-	slowInst    bool // instDecl without plans (tests compare)
+	n           int // counter for fresh names
+	// instDeclDirect, when set (by tests), replaces the planned instDecl.
+	instDeclDirect func(tp *template, d ast.Decl, obj types.Object, name string, sub map[string]string) (string, bool)
 }
 
 func (lw *lowering) fresh(prefix string) string {

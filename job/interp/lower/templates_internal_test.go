@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"go/ast"
 	"go/token"
+	"go/types"
 	"slices"
 	"sort"
 	"strings"
@@ -149,7 +150,7 @@ func main() {
 }
 
 // TestInstPlans: instDecl's planned and replayed work gives what doing it
-// directly (instDeclSlow) gives, text, result and the helper file, for
+// directly (direct) gives, text, result and the helper file, for
 // every declaration of every template, with all, some and none of the type
 // arguments (the failure paths).
 func TestInstPlans(t *testing.T) {
@@ -190,7 +191,10 @@ func TestInstPlans(t *testing.T) {
 				for si, sub := range subs {
 					var got [2]string
 					for i, slow := range []bool{true, false} {
-						lw := &lowering{fset: token.NewFileSet(), helpers: newHelpers(), im: im, insts: map[string]string{}, slowInst: slow}
+						lw := &lowering{fset: token.NewFileSet(), helpers: newHelpers(), im: im, insts: map[string]string{}}
+						if slow {
+							lw.instDeclDirect = lw.direct
+						}
 						text, ok := lw.instDecl(tp, d, obj, "NAME", sub)
 						got[i] = fmt.Sprintf("%v %d %v\n%s\n---\n%s", ok, lw.n, lw.insts, text, lw.helpers.source())
 					}
@@ -206,4 +210,145 @@ func TestInstPlans(t *testing.T) {
 		t.Fatalf("only %d cases", n)
 	}
 	t.Logf("%d cases", n)
+}
+
+// direct is instDecl without plans, as it was written first: the
+// reference the planned instDecl is compared with.
+func (lw *lowering) direct(tp *template, d ast.Decl, obj types.Object, name string, sub map[string]string) (string, bool) {
+	tf := lw.im.fset.File(d.Pos())
+	off := func(p token.Pos) int { return tf.Offset(p) }
+	base := off(d.Pos())
+	var edits []edit
+	rep := func(from, to token.Pos, text string) {
+		edits = append(edits, edit{off(from), off(to), text})
+	}
+	ok := true
+	// Drop the type parameter lists and receiver type arguments.
+	ast.Inspect(d, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncDecl:
+			if n.Type.TypeParams != nil {
+				rep(n.Type.TypeParams.Opening, n.Type.TypeParams.Closing+1, "")
+			}
+			if n.Recv != nil && len(n.Recv.List) > 0 {
+				t := n.Recv.List[0].Type
+				if s, isStar := t.(*ast.StarExpr); isStar {
+					t = s.X
+				}
+				switch x := t.(type) {
+				case *ast.IndexExpr:
+					rep(x.Pos(), x.End(), name)
+				case *ast.IndexListExpr:
+					rep(x.Pos(), x.End(), name)
+				}
+			}
+		case *ast.TypeSpec:
+			if n.TypeParams != nil {
+				rep(n.TypeParams.Opening, n.TypeParams.Closing+1, "")
+			}
+		case *ast.IndexExpr, *ast.IndexListExpr:
+			// A use of a generic type of the template: instantiate it too.
+			var x ast.Expr
+			var idx []ast.Expr
+			if ie, isIE := n.(*ast.IndexExpr); isIE {
+				x, idx = ie.X, []ast.Expr{ie.Index}
+			} else {
+				ile := n.(*ast.IndexListExpr)
+				x, idx = ile.X, ile.Indices
+			}
+			id, isID := x.(*ast.Ident)
+			if !isID {
+				return true
+			}
+			tn, isTN := tp.info.Uses[id].(*types.TypeName)
+			if !isTN || !tp.pkgLevel(tn) {
+				return true
+			}
+			if tn == obj || tn.Name() == obj.Name() {
+				rep(n.Pos(), n.End(), name)
+				return false
+			}
+			var args []string
+			for _, e := range idx {
+				ai, isAI := e.(*ast.Ident)
+				if !isAI || sub[ai.Name] == "" {
+					ok = false
+					return false
+				}
+				args = append(args, sub[ai.Name])
+			}
+			in, iok := lw.instantiateArgs(tn, args)
+			if !iok {
+				ok = false
+				return false
+			}
+			rep(n.Pos(), n.End(), in)
+			return false
+		}
+		return true
+	})
+	covered := func(p token.Pos) bool {
+		o := off(p)
+		for _, e := range edits {
+			if o >= e.start && o < e.end {
+				return true
+			}
+		}
+		return false
+	}
+	ast.Inspect(d, func(n ast.Node) bool {
+		id, isID := n.(*ast.Ident)
+		if !isID || covered(id.Pos()) {
+			return true
+		}
+		o := tp.info.Uses[id]
+		if o == nil {
+			o = tp.info.Defs[id]
+			if o == nil || !tp.pkgLevel(o) {
+				return true
+			}
+		}
+		switch o := o.(type) {
+		case *types.PkgName:
+			rep(id.Pos(), id.End(), lw.helpers.pkg(o.Imported().Path()))
+			return true
+		case *types.TypeName:
+			if _, isTP := o.Type().(*types.TypeParam); isTP {
+				if s, found := sub[o.Name()]; found {
+					rep(id.Pos(), id.End(), s)
+				} else {
+					ok = false
+				}
+				return true
+			}
+		}
+		if !tp.pkgLevel(o) {
+			return true
+		}
+		switch {
+		case o == obj || o.Name() == obj.Name():
+			rep(id.Pos(), id.End(), name)
+		case o.Pos().IsValid():
+			// An unexported declaration of the template: add it renamed.
+			hn := "__w_" + strings.ReplaceAll(tp.path, "/", "_") + "_" + o.Name()
+			if !lw.helpers.have["decl:"+hn] {
+				lw.helpers.have["decl:"+hn] = true
+				for _, td := range tp.file.Decls {
+					if declares(td, o.Name()) {
+						text, dok := lw.instDecl(tp, td, o, hn, nil)
+						if !dok {
+							ok = false
+						}
+						lw.helpers.decls = append(lw.helpers.decls, text)
+					}
+				}
+			}
+			rep(id.Pos(), id.End(), hn)
+		default:
+			rep(id.Pos(), id.End(), lw.helpers.pkg(tp.path)+"."+o.Name())
+		}
+		return true
+	})
+	src := tp.src[base:off(d.End())]
+	return apply(src, edits, base), ok
 }
