@@ -348,7 +348,7 @@ func (h *GroupHost) serveCall(s *service.Stream, req request) any {
 func (h *GroupHost) handle(req request) response {
 	switch req.Op {
 	case opHello:
-		return response{Hello: &hello{Name: h.Name, PID: os.Getpid(), RTPrio: h.RTPrio, MaxProcs: h.MaxProcs, Note: h.note,
+		return response{Hello: &hello{Name: h.Name, PID: os.Getpid(), RTPrio: h.RTPrio, MaxProcs: h.MaxProcs, Note: h.note, WorkDir: h.WorkDir,
 			GOMAXPROCS: runtime.GOMAXPROCS(0), Realtime: h.RTPrio > 0 && h.note == ""}}
 	case opList:
 		return response{Jobs: h.list()}

@@ -209,8 +209,8 @@ func (m *Manager) discoverHosts() {
 		if probe.conn != nil {
 			probe.conn.Close()
 		}
-		if err != nil {
-			continue
+		if err != nil || filepath.Clean(h.WorkDir) != filepath.Clean(m.WorkDir) {
+			continue // not serving, or another Manager's host in a shared socket dir
 		}
 		m.mu.Lock()
 		if m.groups[name] == nil && !m.closed {
@@ -284,6 +284,14 @@ func (m *Manager) persister() {
 	}
 }
 
+// saveNow saves at once, for changes that must survive a crash right
+// after the call returns; a failure is logged (the change itself is done).
+func (m *Manager) saveNow() {
+	if err := m.save(); err != nil {
+		m.log().Error("save job state", logging.KeyErr, err)
+	}
+}
+
 // save writes the state file atomically.
 func (m *Manager) save() error {
 	m.saveMu.Lock()
@@ -318,6 +326,9 @@ func (m *Manager) check() error {
 // ensureGroup returns a connected group, starting its host if needed.
 func (m *Manager) ensureGroup(ctx context.Context, spec Spec) (*mgroup, error) {
 	name, rt, mp := spec.Group, spec.RTPrio, spec.MaxProcs
+	// A host started for a Go program prepares the interpreter while it is
+	// handed the program. (Looked at before taking m.mu: it stats files.)
+	warm := spec.Path != "" && spec.Mode != Compiled && isGoProgram(spec.Path)
 	for {
 		m.mu.Lock()
 		if err := m.check(); err != nil {
@@ -331,9 +342,7 @@ func (m *Manager) ensureGroup(ctx context.Context, spec Spec) (*mgroup, error) {
 				return nil, fmt.Errorf("%w: %w", err, ErrBadSpec)
 			}
 			g = m.newGroup(name, rt, mp)
-			// A host started for a Go program prepares the interpreter
-			// while it is handed the program.
-			g.warm = spec.Mode != Compiled && isGoProgram(spec.Path)
+			g.warm = warm
 			m.groups[name] = g
 			m.startSupervisor(g, true)
 		}
@@ -717,7 +726,11 @@ func (m *Manager) resume(g *mgroup) error {
 	adopted := 0
 	for _, st := range resp.Jobs {
 		have[st.ID] = true
-		if m.jobs[st.ID] == nil && st.Group == g.name {
+		if j := m.jobs[st.ID]; j != nil && j.st.Group != g.name {
+			m.log().Warn("a group host runs a job the state file places in another group; its reports are ignored",
+				logging.KeyGroup, g.name, logging.KeyJob, st.ID, "state_group", j.st.Group)
+		}
+		if m.jobs[st.ID] == nil {
 			// The host runs a job the state file lacks (the daemon died
 			// before saving it): the host's record is the truth.
 			want := wantRunning
@@ -1101,10 +1114,10 @@ func (m *Manager) RemoveJob(ctx context.Context, id string) (Status, error) {
 		os.Remove(f)
 	}
 	// Saved before answering: a daemon killed right after would otherwise
-	// find the job in the state file and give it back to its group.
-	if err := m.save(); err != nil {
-		m.log().Error("save job state", logging.KeyErr, err)
-	}
+	// find the job in the state file and give it back to its group. (Jobs
+	// run with --rm come here too, one state write per exit, off any
+	// caller's path.)
+	m.saveNow()
 	return st, nil
 }
 
@@ -1150,13 +1163,15 @@ func (m *Manager) KillGroups(ctx context.Context, pattern string, force bool) ([
 	m.mu.Unlock()
 	sort.Slice(gs, func(a, b int) bool { return gs[a].name < gs[b].name })
 	var names []string
+	// Saved before answering, as for Remove: the next daemon must not
+	// bring a killed group back.
+	defer m.saveNow()
 	for _, g := range gs {
 		if err := m.killGroup(ctx, g); err != nil {
 			return names, err
 		}
 		names = append(names, g.name)
 	}
-	m.markDirty()
 	return names, nil
 }
 
@@ -1263,7 +1278,9 @@ func (m *Manager) MoveJob(ctx context.Context, id, group string) (Status, error)
 	j.st.Group, j.st.State, j.st.PID, j.st.Seq, j.want = group, StateCreated, 0, 0, wantRunning
 	prev := j.st
 	m.mu.Unlock()
-	m.markDirty()
+	// Saved before the new group gets it: a daemon killed after that, with
+	// the old group in the state file, would start it there again.
+	m.saveNow()
 	out, err := m.runInGroup(ctx, prev, wantRunning)
 	if err != nil {
 		return Status{}, fmt.Errorf("job: move %s: %w", id, err)

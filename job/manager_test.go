@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -527,6 +528,12 @@ func TestMove(t *testing.T) {
 	if err := m.Move(bg, st.ID, "to"); err != nil {
 		t.Fatal(err)
 	}
+	// The state file says so before the new group runs it: a daemon killed
+	// now must not start the job in its old group again.
+	saved, err := loadState(statePath(m.WorkDir))
+	if err != nil || len(saved.Jobs) != 1 || saved.Jobs[0].Status.Group != "to" {
+		t.Fatalf("state file after the move: %+v %v", saved.Jobs, err)
+	}
 	moved := waitState(t, m, st.ID, StateRunning)
 	if moved.Group != "to" || moved.PID == st.PID || moved.ID != st.ID {
 		t.Fatalf("moved %+v from %+v", moved, st)
@@ -955,5 +962,38 @@ func TestGroupHostWarmsInterpreterForGoPrograms(t *testing.T) {
 	})
 	if b, _ := os.ReadFile(groupLogPath(m.WorkDir, "execold")); strings.Contains(string(b), "interpreter warm") {
 		t.Fatalf("executable group warmed the interpreter: %s", b)
+	}
+}
+
+// Managers of two work dirs may share a socket dir: neither adopts the
+// other's group hosts when it looks for hosts its state file lacks.
+func TestDiscoverIgnoresOtherWorkDirs(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	e := newEnv(t)
+	socks := filepath.Join(e.wd, "socks")
+	start := func(wd string) *Manager {
+		m := e.manager()
+		m.WorkDir, m.SocketDir = filepath.Join(e.wd, wd), socks
+		if err := m.Start(bg); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.shutdown(m) })
+		return m
+	}
+	a := start("a")
+	st, err := a.Run(bg, Spec{Path: e.script("a.sh", "SLEEP"), Group: "ga"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, a, st.ID, StateRunning)
+	b := start("b")
+	b.discoverHosts() // what Start began, done here to its end
+	if gs := b.Groups(); len(gs) != 0 {
+		t.Fatalf("manager of work dir b adopted %+v", gs)
+	}
+	// Its own hosts it does find: a state file lost, a's host is still a's.
+	a.discoverHosts()
+	if gs := a.Groups(); len(gs) != 1 || gs[0].Name != "ga" {
+		t.Fatalf("manager a groups %+v", gs)
 	}
 }

@@ -61,6 +61,9 @@ type hello struct {
 	RTPrio   int    `cbor:",omitempty"`
 	MaxProcs int    `cbor:",omitempty"`
 	Note     string `cbor:",omitempty"` // e.g. why --rt could not be applied
+	// WorkDir is the host's work dir: a Manager adopts only the hosts of
+	// its own (several may share a socket dir).
+	WorkDir string `cbor:",omitempty"`
 	// What the host runs with, as it measured it.
 	GOMAXPROCS int  `cbor:",omitempty"`
 	Realtime   bool `cbor:",omitempty"` // SCHED_RR is in effect
