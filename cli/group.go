@@ -65,9 +65,6 @@ func (t *idleTrimmer) stop() {
 // interpRunner adapts job/interp to the job.Interpreter a group host uses.
 type interpRunner struct{ trim *idleTrimmer }
 
-// Warm prepares the interpreter (job.Warmer).
-func (interpRunner) Warm() error { return interp.Warm() }
-
 func (r interpRunner) Run(ctx context.Context, p job.Program, mode job.Mode) (job.Result, error) {
 	r.trim.started()
 	res, err := interp.Run(ctx, interp.Program{Path: p.Path, Args: p.Args, Env: p.Env, Dir: p.Dir,

@@ -38,7 +38,7 @@ func benchManager(b *testing.B) (*Manager, string) {
 func BenchmarkInteractiveRun(b *testing.B) {
 	ctx := context.Background()
 	m, script := benchManager(b)
-	if _, err := m.ensureGroup(ctx, Spec{Group: "bench"}); err != nil {
+	if _, err := m.ensureGroup(ctx, "bench", 0, 0); err != nil {
 		b.Fatal(err)
 	}
 	var jobT, baseT time.Duration
@@ -74,7 +74,7 @@ func BenchmarkInteractiveRun(b *testing.B) {
 func BenchmarkRunToExit(b *testing.B) {
 	ctx := context.Background()
 	m, script := benchManager(b)
-	if _, err := m.ensureGroup(ctx, Spec{Group: "bench"}); err != nil {
+	if _, err := m.ensureGroup(ctx, "bench", 0, 0); err != nil {
 		b.Fatal(err)
 	}
 	var jobT, baseT time.Duration

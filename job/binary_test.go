@@ -72,7 +72,7 @@ func BenchmarkGroupRSS100Interpreted(b *testing.B) {
 	})
 	idle := filepath.Join(wd, "idle.go")
 	os.WriteFile(idle, []byte("package main\n\nimport \"time\"\n\nfunc main() {\n\tfor {\n\t\ttime.Sleep(time.Hour)\n\t}\n}\n"), 0o644)
-	g, err := m.ensureGroup(bg, Spec{Group: "rss"})
+	g, err := m.ensureGroup(bg, "rss", 0, 0)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -42,12 +42,6 @@ type Interpreter interface {
 	Run(ctx context.Context, p Program, mode Mode) (Result, error)
 }
 
-// Warmer is an Interpreter that can prepare itself before its first
-// program (job/interp's Warm).
-type Warmer interface {
-	Warm() error
-}
-
 // Group host defaults.
 const (
 	// DefaultQuarantineAfter consecutive quick failures (each up for less
@@ -71,10 +65,6 @@ type GroupHost struct {
 	Backoff          proc.Backoff
 	QuarantineAfter  int
 	Grace            time.Duration // SIGTERM -> SIGKILL for executable jobs
-	// WarmInterp makes the host prepare Interp, if it is a Warmer, in the
-	// background as soon as it serves: the Manager sets it when it starts
-	// the host for a Go program, which then starts as fast as later ones.
-	WarmInterp bool
 
 	// Lock order: GroupHost.mu, then hjob.mu, then watcher.mu. hjob.update
 	// releases hjob.mu before it publishes (which takes GroupHost.mu).
@@ -110,7 +100,6 @@ func GroupMainWith(ctx context.Context, args []string, in Interpreter, stderr io
 	fs.DurationVar(&h.Backoff.ResetAfter, "backoff-reset", 0, "uptime that resets the backoff")
 	fs.IntVar(&h.QuarantineAfter, "quarantine-after", 0, "quick failures in a row that quarantine a job")
 	fs.DurationVar(&h.Grace, "grace", 0, "SIGTERM -> SIGKILL delay")
-	fs.BoolVar(&h.WarmInterp, "warm-interp", false, "prepare the interpreter at start")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -165,9 +154,6 @@ func (h *GroupHost) args() []string {
 	}
 	if h.Grace > 0 {
 		add("--grace", h.Grace.String())
-	}
-	if h.WarmInterp {
-		a = append(a, "--warm-interp")
 	}
 	return a
 }
@@ -244,16 +230,6 @@ func (h *GroupHost) Run(ctx context.Context) error {
 		reaper.Start(context.Background())
 	}
 	h.Log.Info("group host started", logging.KeyPID, os.Getpid())
-	if w, ok := h.Interp.(Warmer); ok && h.WarmInterp {
-		go func() {
-			t0 := time.Now()
-			if err := w.Warm(); err != nil {
-				h.Log.Warn("interpreter warm-up failed", logging.KeyErr, err)
-				return
-			}
-			h.Log.Info("interpreter warmed", "took", time.Since(t0).Round(time.Microsecond))
-		}()
-	}
 
 	select {
 	case <-ctx.Done():

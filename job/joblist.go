@@ -199,7 +199,7 @@ func (m *Manager) LoadJobListJobs(ctx context.Context, r io.Reader) ([]Status, e
 		}
 	}
 	for _, g := range jl.Groups {
-		if _, err := m.ensureGroup(ctx, Spec{Group: g.Name, RTPrio: g.RT, MaxProcs: g.MaxProcs}); err != nil {
+		if _, err := m.ensureGroup(ctx, g.Name, g.RT, g.MaxProcs); err != nil {
 			return nil, fmt.Errorf("job: load job list: %w", err)
 		}
 	}

@@ -244,7 +244,7 @@ func (m *Manager) AttachStreams(ctx context.Context, id string, stdin io.Reader,
 	}
 	st := j.st
 	m.mu.Unlock()
-	g, err := m.ensureGroup(ctx, st.Spec)
+	g, err := m.ensureGroup(ctx, st.Group, st.RTPrio, st.MaxProcs)
 	if err != nil {
 		return -1, fmt.Errorf("job: attach %s: %w", id, err)
 	}

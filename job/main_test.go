@@ -46,9 +46,6 @@ func TestMain(m *testing.M) {
 // "//panic" fails with an error.
 type fakeInterp struct{}
 
-// Warm makes fakeInterp a Warmer; the host logs the warm-up.
-func (fakeInterp) Warm() error { return nil }
-
 func (fakeInterp) Run(ctx context.Context, p Program, mode Mode) (Result, error) {
 	src, err := os.ReadFile(p.Path)
 	if err != nil {

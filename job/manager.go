@@ -82,7 +82,6 @@ type mgroup struct {
 	state            string
 	note             string
 	restarts         int
-	warm             bool // spawn the host with WarmInterp
 	gomaxprocs       int
 	realtime         bool
 	conn             *service.Conn   // cached connection to the host's service
@@ -324,11 +323,7 @@ func (m *Manager) check() error {
 }
 
 // ensureGroup returns a connected group, starting its host if needed.
-func (m *Manager) ensureGroup(ctx context.Context, spec Spec) (*mgroup, error) {
-	name, rt, mp := spec.Group, spec.RTPrio, spec.MaxProcs
-	// A host started for a Go program prepares the interpreter while it is
-	// handed the program. (Looked at before taking m.mu: it stats files.)
-	warm := spec.Path != "" && spec.Mode != Compiled && isGoProgram(spec.Path)
+func (m *Manager) ensureGroup(ctx context.Context, name string, rt, mp int) (*mgroup, error) {
 	for {
 		m.mu.Lock()
 		if err := m.check(); err != nil {
@@ -342,7 +337,6 @@ func (m *Manager) ensureGroup(ctx context.Context, spec Spec) (*mgroup, error) {
 				return nil, fmt.Errorf("%w: %w", err, ErrBadSpec)
 			}
 			g = m.newGroup(name, rt, mp)
-			g.warm = warm
 			m.groups[name] = g
 			m.startSupervisor(g, true)
 		}
@@ -673,7 +667,7 @@ func (m *Manager) greet(ctx context.Context, g *mgroup, timeout time.Duration) (
 // spawn starts a group host and waits until it answers.
 func (m *Manager) spawn(g *mgroup) (hello, error) {
 	m.mu.Lock()
-	host := &GroupHost{WorkDir: m.WorkDir, SocketDir: m.SocketDir, Name: g.name, RTPrio: g.rtPrio, MaxProcs: g.maxProcs, WarmInterp: g.warm,
+	host := &GroupHost{WorkDir: m.WorkDir, SocketDir: m.SocketDir, Name: g.name, RTPrio: g.rtPrio, MaxProcs: g.maxProcs,
 		Backoff: m.Backoff, QuarantineAfter: m.QuarantineAfter, Grace: m.Grace}
 	m.mu.Unlock()
 	args := append(append(append([]string(nil), m.ExeArgs...), "__group"), host.args()...)
@@ -864,7 +858,7 @@ func (m *Manager) create(ctx context.Context, spec Spec, start bool) (Status, er
 
 // runInGroup sends a job to its group's host.
 func (m *Manager) runInGroup(ctx context.Context, prev Status, want string) (Status, error) {
-	g, err := m.ensureGroup(ctx, prev.Spec)
+	g, err := m.ensureGroup(ctx, prev.Group, prev.RTPrio, prev.MaxProcs)
 	if err != nil {
 		return Status{}, err
 	}
@@ -1057,7 +1051,7 @@ func (m *Manager) StartJobStatus(ctx context.Context, id string) (Status, error)
 	j.want = wantRunning
 	st := j.st
 	m.mu.Unlock()
-	g, err := m.ensureGroup(ctx, st.Spec)
+	g, err := m.ensureGroup(ctx, st.Group, st.RTPrio, st.MaxProcs)
 	if err != nil {
 		return Status{}, fmt.Errorf("job: start %s: %w", id, err)
 	}

@@ -926,45 +926,6 @@ func TestGroupServiceInSharedSocketDir(t *testing.T) {
 	}
 }
 
-// A group host started for a Go program prepares the interpreter at once
-// (--warm-interp, then "interpreter warmed" in its log); one started for
-// an executable does not.
-func TestGroupHostWarmsInterpreterForGoPrograms(t *testing.T) {
-	testutil.VerifyNoLeaks(t)
-	e := newEnv(t)
-	m := e.start()
-	goJob, err := m.Run(bg, Spec{Path: e.goFile("w.go", "package main\n//block\n"), Group: "gowarm"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	exeJob, err := m.Run(bg, Spec{Path: e.script("x.sh", "SLEEP"), Group: "execold"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, m, goJob.ID, StateRunning)
-	waitState(t, m, exeJob.ID, StateRunning)
-	for _, g := range m.Groups() {
-		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", g.PID))
-		if err != nil {
-			t.Fatal(err)
-		}
-		warm := strings.Contains(string(cmdline), "\x00--warm-interp")
-		if warm != (g.Name == "gowarm") {
-			t.Errorf("group %s host %q: warm-interp %v", g.Name, strings.ReplaceAll(string(cmdline), "\x00", " "), warm)
-		}
-	}
-	testutil.Eventually(t, 10*time.Second, func() error {
-		b, _ := os.ReadFile(groupLogPath(m.WorkDir, "gowarm"))
-		if !strings.Contains(string(b), "interpreter warmed") {
-			return fmt.Errorf("group log: %s", b)
-		}
-		return nil
-	})
-	if b, _ := os.ReadFile(groupLogPath(m.WorkDir, "execold")); strings.Contains(string(b), "interpreter warm") {
-		t.Fatalf("executable group warmed the interpreter: %s", b)
-	}
-}
-
 // Managers of two work dirs may share a socket dir: neither adopts the
 // other's group hosts when it looks for hosts its state file lacks.
 func TestDiscoverIgnoresOtherWorkDirs(t *testing.T) {

@@ -23,9 +23,7 @@ import (
 // cache warm as it is in a long-lived group process, and prints its ratio
 // to parsing the same source alone (the floor of any source pass). The
 // first, cold call (building the imported packages from the tables) is
-// reported as cold-ms; warmed-ms is the first call of a Lowerer that
-// Warm prepared first (as a group host started for a Go program does while
-// the daemon hands it the program). Goal: at most 2 ms.
+// reported as cold-ms. Goal: at most 2 ms.
 func BenchmarkLower200(b *testing.B) {
 	path := filepath.Join("testdata", "bench", "lower200.go")
 	src, err := os.ReadFile(path)
@@ -39,15 +37,6 @@ func BenchmarkLower200(b *testing.B) {
 		b.Fatal(err)
 	}
 	cold := time.Since(t0)
-	lw := lower.NewLowerer(stdlib.Symbols())
-	if err := lw.Warm(interp.WarmPackages...); err != nil {
-		b.Fatal(err)
-	}
-	t0 = time.Now()
-	if _, err := lw.Lower(files); err != nil {
-		b.Fatal(err)
-	}
-	warmed := time.Since(t0)
 
 	const parseN = 200
 	t0 = time.Now()
@@ -67,7 +56,6 @@ func BenchmarkLower200(b *testing.B) {
 	per := b.Elapsed() / time.Duration(b.N)
 	b.ReportMetric(float64(per.Microseconds())/1000, "ms/lower")
 	b.ReportMetric(float64(cold.Microseconds())/1000, "cold-ms")
-	b.ReportMetric(float64(warmed.Microseconds())/1000, "warmed-ms")
 	b.ReportMetric(float64(parse.Microseconds())/1000, "parse-ms")
 	b.ReportMetric(float64(per)/float64(parse), "x-parse")
 }

@@ -136,17 +136,6 @@ var defaultLowerer = sync.OnceValue(func() *lower.Lowerer {
 	return lower.NewLowerer(stdlib.Symbols(), servicesyms.Symbols)
 })
 
-// WarmPackages are the packages Warm prepares: those most Go programs
-// on a node import.
-var WarmPackages = []string{"bufio", "bytes", "context", "encoding/json", "errors", "fmt", "io", "iter",
-	"maps", "math", "os", "slices", "sort", "strconv", "strings", "sync", "time"}
-
-// Warm prepares the interpreter's shared lowering state for WarmPackages,
-// so that the first program Run interprets starts as fast as later ones.
-// A group host that is started for a Go program calls it in the
-// background while the daemon hands it that program.
-func Warm() error { return defaultLowerer().Warm(WarmPackages...) }
-
 // WithLowerer makes Run use l (and its import cache) for the lowering pass.
 func WithLowerer(l *lower.Lowerer) Option { return func(o *options) { o.lowerer = l } }
 

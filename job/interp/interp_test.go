@@ -236,16 +236,3 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
-
-// Warm prepares every package of WarmPackages (a name the tables lack
-// would fail it), and a program run after it behaves as before.
-func TestWarm(t *testing.T) {
-	if err := interp.Warm(); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	res, err := interp.Run(context.Background(), interp.Program{Path: prog("exit3.go"), Stdout: &out}, interp.Interpreted)
-	if err != nil || res.ExitCode != 3 || out.String() != "before\n" {
-		t.Fatalf("after Warm: %+v %v %q", res, err, out.String())
-	}
-}

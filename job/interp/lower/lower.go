@@ -18,7 +18,6 @@ package lower
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -165,39 +164,6 @@ func NewLowerer(tables ...map[string]map[string]reflect.Value) *Lowerer {
 		}
 	}
 	return &Lowerer{tables: all}
-}
-
-// Warm builds the packages paths name (and checks their templates), as
-// the first program importing them would, so that the first program that
-// does is lowered at the speed of later ones. A process that is about to
-// run Go programs calls it while it waits for them.
-func (l *Lowerer) Warm(paths ...string) error {
-	var b strings.Builder
-	b.WriteString("package main\n\nimport (\n")
-	for _, p := range paths {
-		fmt.Fprintf(&b, "\t_ %q\n", p)
-	}
-	b.WriteString(")\n\nfunc main() {}\n")
-	_, err := l.Lower([]File{{Name: "warm.go", Src: []byte(b.String())}})
-	if err != nil {
-		return fmt.Errorf("lower: warm: %w", err)
-	}
-	// What a program instantiates of a template is checked when first
-	// used; here there is time to check all of it.
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var errs []error
-	for _, p := range paths {
-		if _, err := l.imp.Import(p); err != nil { // done already, unless it failed
-			errs = append(errs, err)
-		} else if tp := l.imp.tmpl[p]; tp != nil {
-			l.imp.checkBodies(tp, tp.file.Decls...)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("lower: warm: %w", err)
-	}
-	return nil
 }
 
 // Lower rewrites the files of one main package.

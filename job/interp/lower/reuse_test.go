@@ -146,24 +146,3 @@ func TestConcurrentLowerers(t *testing.T) {
 	}
 	wg.Wait()
 }
-
-// A Lowerer that Warm prepared (every template body checked, before any
-// program) lowers every program exactly as a fresh one does.
-func TestWarmedLowerer(t *testing.T) {
-	progs := programs(t)
-	warmed := lower.NewLowerer(stdlib.Symbols())
-	pkgs := []string{"bufio", "bytes", "context", "encoding/json", "errors", "fmt", "io", "iter",
-		"maps", "math", "os", "slices", "sort", "strconv", "strings", "sync", "sync/atomic", "time", "unique", "cmp"}
-	if err := warmed.Warm(pkgs...); err != nil {
-		t.Fatal(err)
-	}
-	for _, files := range progs {
-		want := result(lower.NewLowerer(stdlib.Symbols()).Lower(files))
-		if got := result(warmed.Lower(files)); got != want {
-			t.Errorf("%s: warmed Lowerer differs from a fresh one:\n%s\nwant\n%s", files[0].Name, got, want)
-		}
-	}
-	if err := warmed.Warm("no/such/package"); err == nil {
-		t.Error("Warm of a package the tables lack: no error")
-	}
-}
