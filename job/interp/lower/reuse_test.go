@@ -146,3 +146,28 @@ func TestConcurrentLowerers(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestSharedLowerer: a group host lowers the programs of all its jobs
+// with one Lowerer; several goroutines lowering through it at once (run
+// with -race) each get what a new Lowerer gives.
+func TestSharedLowerer(t *testing.T) {
+	progs := programs(t)
+	syms := stdlib.Symbols()
+	want := make([]string, len(progs))
+	for i, p := range progs {
+		want[i] = result(lower.NewLowerer(syms).Lower(p))
+	}
+	l := lower.NewLowerer(syms)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for k := range progs {
+				i := (k + g*len(progs)/4) % len(progs)
+				if got := result(l.Lower(progs[i])); got != want[i] {
+					t.Errorf("%s: lowered through a shared Lowerer:\n%s\nby a new one:\n%s", progs[i][0].Name, got, want[i])
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
