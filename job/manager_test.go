@@ -511,6 +511,17 @@ func TestKillGroupWildcardAndForce(t *testing.T) {
 			t.Fatalf("group %s still listed", g.Name)
 		}
 	}
+	// The state file already says so: the next daemon must not bring the
+	// killed groups back.
+	saved, err := loadState(statePath(m.WorkDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range saved.Groups {
+		if strings.HasPrefix(g.Name, "web") {
+			t.Fatalf("killed group %s still in the state file", g.Name)
+		}
+	}
 	if st, _ := m.Get(db.ID); st.State != StateRunning {
 		t.Fatalf("db job hit by web* kill: %+v", st)
 	}
