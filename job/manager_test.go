@@ -344,6 +344,12 @@ func TestReadoptionWithoutState(t *testing.T) {
 	}
 	a = waitState(t, m1, a.ID, StateRunning)
 	pid := m1.Groups()[0].PID
+	// Only the new Manager would stop the host: a failing run must not
+	// leave it (and its job) behind.
+	t.Cleanup(func() {
+		proc.KillSession(pid, syscall.SIGKILL)
+		syscall.Kill(pid, syscall.SIGKILL)
+	})
 	if err := m1.Close(bg); err != nil {
 		t.Fatal(err)
 	}
