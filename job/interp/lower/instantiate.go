@@ -1,11 +1,9 @@
 package lower
 
 import (
-	"fmt"
 	"go/ast"
 	"go/token"
 	"go/types"
-	"sort"
 	"strings"
 )
 
@@ -73,7 +71,7 @@ func (tp *template) root(name string) *instRoot {
 	}
 	var decls []ast.Decl
 	var tparams *ast.FieldList
-	for _, d := range tp.file.Decls {
+	for _, d := range tp.byName[name] { // in file order
 		switch d := d.(type) {
 		case *ast.FuncDecl:
 			if d.Recv == nil && d.Name.Name == name {
@@ -185,7 +183,6 @@ type planKey struct {
 type instPlan struct {
 	base, end int
 	edits     []planEdit
-	sorted    []int // edits' indexes in the order apply takes them
 }
 
 type planOp uint8
@@ -328,17 +325,6 @@ func (tp *template) plan(fset *token.FileSet, d ast.Decl, objName string) *instP
 		e.unless = unless
 		return true
 	})
-	p.sorted = make([]int, len(p.edits))
-	for i := range p.sorted {
-		p.sorted[i] = i
-	}
-	sort.SliceStable(p.sorted, func(i, j int) bool { // as apply sorts
-		a, b := p.edits[p.sorted[i]], p.edits[p.sorted[j]]
-		if a.start != b.start {
-			return a.start < b.start
-		}
-		return a.start == a.end && b.start != b.end
-	})
 	return p
 }
 
@@ -399,7 +385,7 @@ func (lw *lowering) replay(tp *template, p *instPlan, name string, sub map[strin
 		case opLocal:
 			if !lw.helpers.have["decl:"+e.text] {
 				lw.helpers.have["decl:"+e.text] = true
-				for _, td := range tp.file.Decls {
+				for _, td := range tp.byName[e.obj.Name()] {
 					if declares(td, e.obj.Name()) {
 						t, dok := lw.instDecl(tp, td, e.obj, e.text, nil)
 						if !dok {
@@ -414,29 +400,13 @@ func (lw *lowering) replay(tp *template, p *instPlan, name string, sub map[strin
 			text[i], done[i] = lw.helpers.pkg(tp.path)+"."+e.text, true
 		}
 	}
-	src := tp.src[p.base:p.end]
-	n := len(src)
-	for i := range p.edits {
-		n += len(text[i])
-	}
-	var b strings.Builder
-	b.Grow(n)
-	at := 0
-	for _, i := range p.sorted {
-		if !done[i] {
-			continue
+	es := make([]edit, 0, len(p.edits))
+	for i, e := range p.edits {
+		if done[i] {
+			es = append(es, edit{e.start, e.end, text[i]})
 		}
-		e := &p.edits[i]
-		s, en := e.start-p.base, e.end-p.base
-		if s < at { // overlapping edit: keep the earlier one
-			continue
-		}
-		b.Write(src[at:s])
-		b.WriteString(text[i])
-		at = en
 	}
-	b.Write(src[at:])
-	return b.String(), ok
+	return apply(tp.src[p.base:p.end], es, p.base), ok
 }
 
 func declares(d ast.Decl, name string) bool {
@@ -461,5 +431,3 @@ func declares(d ast.Decl, name string) bool {
 	}
 	return false
 }
-
-var _ = fmt.Sprint

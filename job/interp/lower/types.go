@@ -983,12 +983,12 @@ func (lw *lowering) errorsHelper(f *file, c *ast.CallExpr, name, src string) {
 // isNativeGoroutine says whether fn runs its func() argument (the last one)
 // on a goroutine of its own: a panic there would otherwise end the host.
 func isNativeGoroutine(fn *types.Func) bool {
-	if n := fn.Name(); n != "AfterFunc" && n != "Go" {
-		return false // without building the full name, for every call
-	}
-	switch fn.FullName() {
-	case "time.AfterFunc", "(*sync.WaitGroup).Go":
-		return true
+	// By name first: FullName builds a string, and this runs for every call.
+	switch fn.Name() {
+	case "AfterFunc":
+		return fn.FullName() == "time.AfterFunc"
+	case "Go":
+		return fn.FullName() == "(*sync.WaitGroup).Go"
 	}
 	return false
 }
