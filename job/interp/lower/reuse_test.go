@@ -47,6 +47,19 @@ func programs(t *testing.T) [][]lower.File {
 	return append(out, multi)
 }
 
+// programsLowered returns the test programs and what a new Lowerer makes
+// of each.
+func programsLowered(t *testing.T) ([][]lower.File, []string) {
+	t.Helper()
+	progs := programs(t)
+	syms := stdlib.Symbols()
+	want := make([]string, len(progs))
+	for i, p := range progs {
+		want[i] = result(lower.NewLowerer(syms).Lower(p))
+	}
+	return progs, want
+}
+
 func result(r *lower.Result, err error) string {
 	if err != nil {
 		return "error: " + err.Error()
@@ -64,13 +77,8 @@ func result(r *lower.Result, err error) string {
 // and types.Context reused) lowers each program as a new one does, in any
 // order, also past a change of types.Context.
 func TestReusedLowerer(t *testing.T) {
-	progs := programs(t)
-	syms := stdlib.Symbols()
-	want := make([]string, len(progs))
-	for i, p := range progs {
-		want[i] = result(lower.NewLowerer(syms).Lower(p))
-	}
-	l := lower.NewLowerer(syms)
+	progs, want := programsLowered(t)
+	l := lower.NewLowerer(stdlib.Symbols())
 	order := make([]int, len(progs))
 	for i := range order {
 		order[i] = i
@@ -126,45 +134,32 @@ func main() {
 // TestConcurrentLowerers: Lowerers share the templates' syntax trees;
 // several lowering at once (run with -race) each give what one alone does.
 func TestConcurrentLowerers(t *testing.T) {
-	progs := programs(t)
+	progs, want := programsLowered(t)
 	syms := stdlib.Symbols()
-	want := make([]string, len(progs))
-	for i, p := range progs {
-		want[i] = result(lower.NewLowerer(syms).Lower(p))
-	}
-	var wg sync.WaitGroup
-	for g := range 4 {
-		wg.Go(func() {
-			l := lower.NewLowerer(syms)
-			for k := range progs {
-				i := (k + g*len(progs)/4) % len(progs)
-				if got := result(l.Lower(progs[i])); got != want[i] {
-					t.Errorf("%s: lowered alongside other Lowerers:\n%s\nalone:\n%s", progs[i][0].Name, got, want[i])
-				}
-			}
-		})
-	}
-	wg.Wait()
+	lowerAtOnce(t, progs, want, func() *lower.Lowerer { return lower.NewLowerer(syms) }, "alongside other Lowerers")
 }
 
 // TestSharedLowerer: a group host lowers the programs of all its jobs
 // with one Lowerer; several goroutines lowering through it at once (run
 // with -race) each get what a new Lowerer gives.
 func TestSharedLowerer(t *testing.T) {
-	progs := programs(t)
-	syms := stdlib.Symbols()
-	want := make([]string, len(progs))
-	for i, p := range progs {
-		want[i] = result(lower.NewLowerer(syms).Lower(p))
-	}
-	l := lower.NewLowerer(syms)
+	progs, want := programsLowered(t)
+	l := lower.NewLowerer(stdlib.Symbols())
+	lowerAtOnce(t, progs, want, func() *lower.Lowerer { return l }, "through a shared Lowerer")
+}
+
+// lowerAtOnce lowers every program on 4 goroutines at once, each with the
+// Lowerer next gives it and starting at a different program, and compares
+// each result with want (what a new Lowerer gives).
+func lowerAtOnce(t *testing.T, progs [][]lower.File, want []string, next func() *lower.Lowerer, how string) {
 	var wg sync.WaitGroup
 	for g := range 4 {
+		l := next()
 		wg.Go(func() {
 			for k := range progs {
 				i := (k + g*len(progs)/4) % len(progs)
 				if got := result(l.Lower(progs[i])); got != want[i] {
-					t.Errorf("%s: lowered through a shared Lowerer:\n%s\nby a new one:\n%s", progs[i][0].Name, got, want[i])
+					t.Errorf("%s: lowered %s:\n%s\nby a new one:\n%s", progs[i][0].Name, how, got, want[i])
 				}
 			}
 		})
