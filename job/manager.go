@@ -190,6 +190,7 @@ func (m *Manager) discoverHosts() {
 	if err != nil {
 		return // no socket yet: nothing ever ran here
 	}
+	found := false
 	for _, e := range ents {
 		name, ok := strings.CutPrefix(e.Name(), hostServiceName(""))
 		if name, ok = strings.CutSuffix(name, ".sock"); !ok || name == "" {
@@ -202,9 +203,7 @@ func (m *Manager) discoverHosts() {
 			continue
 		}
 		probe := &mgroup{name: name}
-		ctx, cancel := context.WithTimeout(m.ctx, 500*time.Millisecond)
-		h, err := m.greet(ctx, probe, 500*time.Millisecond)
-		cancel()
+		h, err := m.greet(m.ctx, probe, 500*time.Millisecond)
 		if probe.conn != nil {
 			probe.conn.Close()
 		}
@@ -218,10 +217,13 @@ func (m *Manager) discoverHosts() {
 			m.groups[name] = g
 			m.startSupervisor(g, false)
 			m.log().Info("found a group host missing from the state file", logging.KeyGroup, name, logging.KeyPID, h.PID)
+			found = true
 		}
 		m.mu.Unlock()
 	}
-	m.markDirty()
+	if found {
+		m.markDirty()
+	}
 }
 
 // Close stops the Manager's goroutines and saves the state. Group hosts and
