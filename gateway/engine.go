@@ -320,8 +320,18 @@ func (e *Engine) Reload(cfg config.Config) error {
 		// The listener must go before a new one can bind the same port.
 		if c.old != nil {
 			delete(e.routes, c.port)
-			c.old.closeListener()
-			e.closeBackground(c.old)
+			if c.old.hand != nil {
+				// Its program holds the socket too: the port is free only
+				// once that has exited.
+				cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				if err := c.old.close(cctx); err != nil {
+					e.log.Warn("closing route", logging.KeyRoute, c.port, logging.KeyErr, err)
+				}
+				cancel()
+			} else {
+				c.old.closeListener()
+				e.closeBackground(c.old)
+			}
 		}
 		r, err := e.newRoute(c.port, c.nr, n.TrustedOrigins)
 		if err == nil {
@@ -368,7 +378,8 @@ func (e *Engine) Reload(cfg config.Config) error {
 // connection; changing them needs a new server.
 func serverSettingsChanged(o, n config.Route) bool {
 	return o.ReadHeaderTimeout != n.ReadHeaderTimeout || o.ConnIdleTimeout != n.ConnIdleTimeout ||
-		o.Bind != n.Bind || o.Protocol != n.Protocol || o.StdioMode != n.StdioMode || o.Name != n.Name
+		o.Bind != n.Bind || o.Protocol != n.Protocol || o.StdioMode != n.StdioMode || o.Name != n.Name ||
+		o.Handoff != n.Handoff
 }
 
 // closeBackground drains and closes r without blocking the caller; Shutdown waits for it.
@@ -407,7 +418,9 @@ func (e *Engine) closeBackendsBackground(bs []*backend.Backend) {
 }
 
 // newBackend builds the backend for entry i of route r.
-func (e *Engine) newBackend(port string, r config.Route, i int) (*backend.Backend, error) {
+// hand is the route's socket when it is a hand-off route (owned by the
+// route: every backend the route has over reloads gets the same socket).
+func (e *Engine) newBackend(port string, r config.Route, i int, hand *handoffState) (*backend.Backend, error) {
 	bc := r.Backends[i]
 	name := config.BackendName(bc, i)
 	cfg := backend.Config{
@@ -442,7 +455,12 @@ func (e *Engine) newBackend(port string, r config.Route, i int) (*backend.Backen
 			break
 		}
 		var sock *activationSocket
-		if rd := r.Readiness; rd != nil && rd.Type == config.ReadySocket {
+		switch {
+		case hand != nil:
+			sock = hand.sock
+			cfg.Addr = r.ListenAddr(port)
+			cfg.Busy = func() bool { n, _ := hand.busy(); return n > 0 }
+		case r.Readiness != nil && r.Readiness.Type == config.ReadySocket:
 			sock = &activationSocket{addr: bc.Addr(), name: name}
 			cfg.OnClose = sock.close
 		}

@@ -37,6 +37,7 @@ type route struct {
 	http    *httpproxy.Proxy
 	stdio   *stdioRoute
 	tcpPool atomic.Pointer[tcpPool]
+	hand    *handoffState // tcp with handoff: the socket goes to the program (handoff.go)
 
 	serving   bool // serve was called (serveDone will close)
 	serveDone chan struct{}
@@ -88,8 +89,13 @@ func (e *Engine) newRoute(port string, rc config.Route, trusted []string) (*rout
 		return nil, fmt.Errorf("gateway: route %s: %w", port, err)
 	}
 	r.sel = sel
+	if rc.Handoff {
+		if r.hand, err = newHandoff(rc.ListenAddr(port), rc.Name); err != nil {
+			return nil, fmt.Errorf("gateway: route %s: %w", port, err)
+		}
+	}
 	for i := range rc.Backends {
-		b, err := e.newBackend(port, rc, i)
+		b, err := e.newBackend(port, rc, i, r.hand)
 		if err != nil {
 			r.closeBackends(context.Background(), r.backends)
 			return nil, fmt.Errorf("gateway: route %s: %w", port, err)
@@ -107,6 +113,10 @@ func (e *Engine) newRoute(port string, rc config.Route, trusted []string) (*rout
 			Log:               e.log.With(logging.KeyRoute, port),
 		}, r.httpPool(rc, r.targets, sel))
 	case config.ProtocolTCP:
+		if r.hand != nil {
+			r.hand.backend.Store(r.backends[0])
+			break
+		}
 		r.tcpPool.Store(newTCPPool(r.backends, sel, rc.ConnIdleTimeout.Std()))
 	case config.ProtocolStdio:
 		r.stdio = e.stdioServer(port, rc, trusted, r.backends, sel)
@@ -179,6 +189,12 @@ func (r *route) httpPool(rc config.Route, ts []*httpproxy.Target, sel balance.Se
 // listen opens the route's listener.
 func (r *route) listen(ctx context.Context) error {
 	addr := r.cfg.ListenAddr(r.port)
+	if r.hand != nil {
+		if err := r.hand.open(ctx); err != nil {
+			return fmt.Errorf("gateway: route %s (%s): %w: %w", r.port, r.cfg.Name, ErrListen, err)
+		}
+		return nil
+	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
@@ -193,6 +209,8 @@ func (r *route) serve() {
 	r.serving = true
 	r.warm(r.backends)
 	switch {
+	case r.hand != nil:
+		go r.serveHandoff()
 	case r.stdio != nil:
 		go func() {
 			defer close(r.serveDone)
@@ -223,7 +241,7 @@ func (r *route) warm(bs []*backend.Backend) {
 	}
 }
 
-func (r *route) canSwap() bool { return r.http != nil || r.tcpPool.Load() != nil }
+func (r *route) canSwap() bool { return r.http != nil || r.tcpPool.Load() != nil || r.hand != nil }
 
 func (r *route) backendList() []*backend.Backend { return r.backends }
 
@@ -248,7 +266,7 @@ func (r *route) prepareSwap(nr config.Route, rd config.RouteDiff) error {
 			s.backends = append(s.backends, b)
 			continue
 		}
-		b, err := r.e.newBackend(r.port, nr, i)
+		b, err := r.e.newBackend(r.port, nr, i, r.hand)
 		if err != nil {
 			r.closeBackends(context.Background(), s.created)
 			return fmt.Errorf("gateway: route %s: %w", r.port, err)
@@ -318,6 +336,8 @@ func (r *route) commitSwap(e *Engine) {
 			}
 		}
 		r.targets = s.targets
+	} else if r.hand != nil {
+		r.hand.backend.Store(s.backends[0])
 	} else {
 		r.tcpPool.Store(newTCPPool(s.backends, s.sel, s.cfg.ConnIdleTimeout.Std()))
 	}
@@ -336,9 +356,18 @@ func containsTarget(ts []*httpproxy.Target, t *httpproxy.Target) bool {
 }
 
 // closeListener frees the port at once; connections are drained by close.
+// A hand-off route's port stays taken until its program has exited (it
+// holds the socket too): its watcher is stopped and the gateway's copy closed.
 func (r *route) closeListener() {
 	if r.ln != nil {
 		r.ln.Close()
+	}
+	if r.hand != nil {
+		r.connStop()
+		if r.serving {
+			<-r.serveDone
+		}
+		r.hand.sock.close()
 	}
 }
 
@@ -521,7 +550,7 @@ func (r *route) status() RouteStatus {
 		Protocol:  r.cfg.Protocol,
 		Listen:    r.cfg.ListenAddr(r.port),
 		Policy:    r.cfg.LoadBalance,
-		Listening: r.ln != nil,
+		Listening: r.ln != nil || r.hand != nil,
 		Requests:  r.requests.Load(),
 		Conns:     r.active.Load(),
 	}

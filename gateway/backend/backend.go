@@ -112,6 +112,10 @@ type Config struct {
 	// OnEvent, if set, is told about starts, start failures, restarts and
 	// stops ("start", "ready", "start_failed", "exit", "idle_stop", "kill").
 	OnEvent func(event string)
+	// Busy, if set, reports use the backend cannot see itself (the
+	// connections of a socket handed to the process): an idle stop is put
+	// off while it returns true, as if a request had just ended.
+	Busy func() bool
 	// OnClose, if set, runs once when Close has stopped the process (to
 	// release what the Launcher holds across starts, such as a socket
 	// activation listener).
@@ -550,6 +554,10 @@ func (b *Backend) supervise(att *attempt) {
 			return
 		case <-idle:
 			since := time.Since(time.Unix(0, b.lastUsed.Load()))
+			if since >= b.cfg.IdleTimeout && b.cfg.Busy != nil && b.cfg.Busy() {
+				b.lastUsed.Store(time.Now().UnixNano())
+				since = 0
+			}
 			if since < b.cfg.IdleTimeout || !b.beginDrain() {
 				timer.Reset(max(b.cfg.IdleTimeout-since, time.Millisecond))
 				continue

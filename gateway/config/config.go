@@ -165,6 +165,19 @@ type Route struct {
 
 	// Bind is the IP address the route listens on. Default 127.0.0.1.
 	Bind string `json:"bind,omitempty"`
+	// Handoff (tcp routes) passes the route's listening socket itself to
+	// the backend's program as fd 3 (systemd's socket-activation variables,
+	// as readiness type socket does for an internal socket) instead of
+	// proxying. The program accepts the connections: the gateway never
+	// touches their bytes (direct speed, the client's own address). The
+	// gateway still owns port and process: it starts the program when a
+	// connection waits in the backlog (none is refused meanwhile), stops it
+	// after idle_timeout without connections (counted from the kernel's
+	// socket table; never while one is open), restarts it per the restart
+	// policy, and closes the waiting connections when it cannot start it.
+	// Needs exactly one backend with a cmd and no internal_port; balancing,
+	// conn_idle_timeout and per-connection metrics do not apply.
+	Handoff bool `json:"handoff,omitempty"`
 	// StartTimeout bounds a backend's cold start (then 504). Default 30s.
 	StartTimeout Duration `json:"start_timeout,omitempty"`
 	// IdleTimeout stops a backend process after that long without traffic

@@ -175,7 +175,7 @@ func TestDefaultDocument(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the documented examples are invalid: %v", err)
 	}
-	if len(ec.Routes) != 3 {
+	if len(ec.Routes) != 4 {
 		t.Fatalf("examples: %d routes", len(ec.Routes))
 	}
 }

@@ -67,7 +67,7 @@ type RouteDiff struct {
 func CompareRoute(port string, old, new Route) RouteDiff {
 	o, n := old.normalized(port), new.normalized(port)
 	var d RouteDiff
-	d.Listener = o.Bind != n.Bind || o.Protocol != n.Protocol || o.StdioMode != n.StdioMode
+	d.Listener = o.Bind != n.Bind || o.Protocol != n.Protocol || o.StdioMode != n.StdioMode || o.Handoff != n.Handoff
 	os, ns := o, n
 	os.Backends, ns.Backends = nil, nil
 	d.Settings = !reflect.DeepEqual(os, ns)

@@ -56,6 +56,13 @@ const DefaultDocument = `{
       "protocol": "tcp",
       "backends": [ { "cmd": "", "internal_host": "10.0.0.5", "internal_port": "5432" } ]
     },
+    "2222": {
+      "name": "tcp server handed the port itself (handoff, systemd's LISTEN_FDS on fd 3): started on the first connection, stopped after 5 idle minutes, no proxy in the data path",
+      "protocol": "tcp",
+      "handoff": true,
+      "idle_timeout": "5m",
+      "backends": [ { "cmd": "./server" } ]
+    },
     "8090": {
       "name": "CGI-style worker: one process per request, headers and body over stdio",
       "protocol": "stdio",

@@ -94,9 +94,13 @@ func (r Route) normalized(port string) Route {
 		rd = *r.Readiness
 	}
 	if rd.Type == "" {
-		rd.Type = ReadyTCP
-		if r.Protocol == ProtocolStdio {
+		switch {
+		case r.Handoff:
+			rd.Type = ReadySocket
+		case r.Protocol == ProtocolStdio:
 			rd.Type = ReadyNone
+		default:
+			rd.Type = ReadyTCP
 		}
 	}
 	if rd.Type == ReadyHTTP && rd.Path == "" {

@@ -150,7 +150,9 @@ func (c Config) validateRoute(rp, port string, r Route, add func(string, string,
 				add(rp+".readiness.path", "want a path starting with /, got %q", rd.Path)
 			}
 		case ReadySocket:
-			validateSocketReadiness(rp, r, add)
+			if !r.Handoff {
+				validateSocketReadiness(rp, r, add)
+			}
 		default:
 			add(rp+".readiness.type", "unknown readiness type %q (want tcp, http, socket or none)", rd.Type)
 		}
@@ -203,6 +205,9 @@ func (c Config) validateRoute(rp, port string, r Route, add func(string, string,
 		}
 	}
 
+	if r.Handoff {
+		validateHandoff(rp, r, add)
+	}
 	proto := r.Protocol
 	if proto == "" {
 		proto = ProtocolHTTP
@@ -265,7 +270,7 @@ func (c Config) validateRoute(rp, port string, r Route, add func(string, string,
 				add(bp+".cmd", "args, env and cwd need a cmd to run")
 			}
 		case KindProcess:
-			if proto != ProtocolStdio && b.InternalPort == "" {
+			if proto != ProtocolStdio && b.InternalPort == "" && !r.Handoff {
 				add(bp+".internal_port", "the port the program listens on is required for %s routes", proto)
 			}
 			if proto == ProtocolStdio && b.InternalPort != "" {

@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -26,6 +27,7 @@ func main() {
 	mode := flag.String("mode", "", "never (never listen), exit (exit at once with status 3)")
 	name := flag.String("name", "backend", "name reported in responses")
 	sinkAddr := flag.String("sink", "", "serve a TCP sink on this address: read to EOF, answer the byte count")
+	drain := flag.Bool("drain", false, "on SIGTERM, stop accepting and finish the open echo connections (up to 10s) before exiting")
 	flag.Parse()
 	fmt.Printf("pid %d starting\n", os.Getpid())
 	switch *mode {
@@ -40,19 +42,24 @@ func main() {
 		return
 	}
 	time.Sleep(*delay)
+	var echoLn net.Listener
+	var echoes sync.WaitGroup
 	if *tcpAddr != "" {
 		ln, err := listen(*tcpAddr)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+		echoLn = ln
 		go func() {
 			for {
 				c, err := ln.Accept()
 				if err != nil {
 					return
 				}
+				echoes.Add(1)
 				go func() {
+					defer echoes.Done()
 					defer c.Close()
 					io.Copy(c, c)
 				}()
@@ -60,7 +67,7 @@ func main() {
 		}()
 	}
 	if *sinkAddr != "" {
-		ln, err := net.Listen("tcp", *sinkAddr)
+		ln, err := listen(*sinkAddr)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -149,6 +156,15 @@ func main() {
 	}
 	<-sig
 	fmt.Printf("pid %d stopping\n", os.Getpid())
+	if *drain && echoLn != nil {
+		echoLn.Close()
+		done := make(chan struct{})
+		go func() { echoes.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+		}
+	}
 }
 
 // listen uses the socket the gateway passed as fd 3 (socket activation,
