@@ -37,7 +37,9 @@ func newGatewayCmd(env *Env) *cobra.Command {
 The gateway owns public ports (routes), starts each route's backend on the
 first request, forwards HTTP, TCP and stdio traffic to it, and stops idle
 backends. It reads GopherMesh's config.json unchanged, plus warren's own
-optional fields (see README "Configuration").
+optional fields (see README "Configuration"). A tcp route with "handoff":
+true gives its listening socket to its program instead (fd 3, systemd's
+LISTEN_FDS): the gateway starts and stops the program but leaves the data path.
 
 --config defaults to $XDG_CONFIG_HOME/warren/gateway.json. When the file does
 not exist, a documented default is written there first (one health route on
