@@ -728,9 +728,12 @@ func (m *Manager) resume(g *mgroup) error {
 		}
 		if m.jobs[st.ID] == nil {
 			// The host runs a job the state file lacks (the daemon died
-			// before saving it): the host's record is the truth.
+			// before saving it): the host's record is the truth. A job
+			// the host holds as created was defined stopped (a job list's
+			// "stopped": a started one leaves created before its host
+			// answers the run), so it is not started at the next resume.
 			want := wantRunning
-			if st.State == StateStopped {
+			if st.State == StateStopped || st.State == StateCreated {
 				want = wantStopped
 			}
 			m.jobs[st.ID] = &mjob{st: st, want: want}

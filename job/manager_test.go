@@ -343,6 +343,15 @@ func TestReadoptionWithoutState(t *testing.T) {
 		t.Fatal(err)
 	}
 	a = waitState(t, m1, a.ID, StateRunning)
+	// A job defined stopped (as a job list's "stopped": true does).
+	bspec := Spec{Path: e.script("b.sh", "SLEEP"), Group: "lost"}
+	if err := bspec.normalize(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := m1.create(bg, bspec, false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pid := m1.Groups()[0].PID
 	// Only the new Manager would stop the host: a failing run must not
 	// leave it (and its job) behind.
@@ -376,6 +385,17 @@ func TestReadoptionWithoutState(t *testing.T) {
 	st := waitState(t, m2, a.ID, StateRunning)
 	if st.PID != a.PID || st.Path != a.Path {
 		t.Fatalf("job after re-adoption %+v, want pid %d", st, a.PID)
+	}
+	// The stopped one is adopted stopped: a later resume leaves it alone.
+	waitState(t, m2, b.ID, StateCreated)
+	m2.mu.Lock()
+	bw := m2.jobs[b.ID].want
+	m2.mu.Unlock()
+	if bw != wantStopped {
+		t.Fatalf("job defined stopped adopted as want %q", bw)
+	}
+	if err := m2.Remove(bg, b.ID); err != nil {
+		t.Fatal(err)
 	}
 	for _, g := range m2.Groups() {
 		if g.Name != "lost" {
