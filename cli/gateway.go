@@ -164,6 +164,9 @@ reads standard input.`,
 				if proto == config.ProtocolStdio {
 					proto += "/" + r.StdioMode
 				}
+				if r.Handoff {
+					proto += "/handoff"
+				}
 				fmt.Fprintf(env.Stdout, "  %s  %-12s %-20s %d backend(s)  %s\n", r.ListenAddr(p), proto, r.Name, len(r.Backends), r.LoadBalance)
 			}
 			return nil

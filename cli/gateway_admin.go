@@ -236,7 +236,11 @@ func printGatewayStatus(w io.Writer, st map[string]any) error {
 			b, _ := bi.(map[string]any)
 			bs = append(bs, fmt.Sprintf("%v=%v", b["name"], b["state"]))
 		}
-		fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%s\n", r["port"], r["name"], r["protocol"], r["listen"], strings.Join(bs, " "))
+		proto := fmt.Sprint(r["protocol"])
+		if r["handoff"] == true {
+			proto += "/handoff"
+		}
+		fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%s\n", r["port"], r["name"], proto, r["listen"], strings.Join(bs, " "))
 	}
 	return tw.Flush()
 }

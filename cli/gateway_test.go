@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -24,7 +25,8 @@ func TestGatewayValidate(t *testing.T) {
 	good := filepath.Join(dir, "good.json")
 	os.WriteFile(good, []byte(`{"dashboard_host":"127.0.0.1","dashboard_port":"9090","trusted_origins":null,
 	  "routes":{"8080":{"name":"web","protocol":"http","load_balance":"least_conn","backends":[{"name":"a","cmd":"./app","internal_port":"9001"}]},
-	            "8082":{"name":"w","protocol":"stdio","stdio_mode":"http","backends":[{"cmd":"python3","args":["w.py"]}]}}}`), 0o600)
+	            "8082":{"name":"w","protocol":"stdio","stdio_mode":"http","backends":[{"cmd":"python3","args":["w.py"]}]},
+	            "8083":{"name":"h","protocol":"tcp","handoff":true,"backends":[{"cmd":"./server"}]}}}`), 0o600)
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"routes":{"8080":{"backends":[{"cmd":"","internal_port":9001}]}}}`), 0o600)
 	tests := []struct {
@@ -34,8 +36,9 @@ func TestGatewayValidate(t *testing.T) {
 		out  string
 		err  string
 	}{
-		{"valid", []string{"gateway", "validate", good}, 0, "valid, 2 route(s)", ""},
+		{"valid", []string{"gateway", "validate", good}, 0, "valid, 3 route(s)", ""},
 		{"valid lists routes", []string{"gateway", "validate", good}, 0, "127.0.0.1:8082  stdio/http", ""},
+		{"valid shows handoff", []string{"gateway", "validate", good}, 0, "127.0.0.1:8083  tcp/handoff", ""},
 		{"invalid names the field", []string{"gateway", "validate", bad}, 1, "", `routes["8080"].backends[0].internal_port: want a string, got a number`},
 		{"missing file", []string{"gateway", "validate", filepath.Join(dir, "nope.json")}, 1, "", "no such file"},
 		{"no argument", []string{"gateway", "validate"}, 2, "", "accepts 1 arg"},
@@ -374,5 +377,22 @@ func TestGatewayClientErrors(t *testing.T) {
 				t.Fatalf("code %d (want %d), stderr %q (want %q)", code, tt.code, errOut, tt.err)
 			}
 		})
+	}
+}
+
+func TestPrintGatewayStatusMarksHandoff(t *testing.T) {
+	var st map[string]any
+	if err := json.Unmarshal([]byte(`{"routes": [
+		{"port": "2222", "name": "h", "protocol": "tcp", "listen": "127.0.0.1:2222", "handoff": true, "backends": [{"name": "b", "state": "dormant"}]},
+		{"port": "2223", "name": "p", "protocol": "tcp", "listen": "127.0.0.1:2223", "backends": [{"name": "c", "state": "ready"}]}]}`), &st); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := printGatewayStatus(&b, st); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, "tcp/handoff") || strings.Count(out, "handoff") != 1 || !strings.Contains(out, "b=dormant") {
+		t.Fatalf("status table:\n%s", out)
 	}
 }

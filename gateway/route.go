@@ -551,6 +551,7 @@ func (r *route) status() RouteStatus {
 		Listen:    r.cfg.ListenAddr(r.port),
 		Policy:    r.cfg.LoadBalance,
 		Listening: r.ln != nil || r.hand != nil,
+		Handoff:   r.hand != nil,
 		Requests:  r.requests.Load(),
 		Conns:     r.active.Load(),
 	}

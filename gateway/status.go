@@ -24,8 +24,9 @@ type RouteStatus struct {
 	Listen    string          `json:"listen"`
 	Policy    string          `json:"load_balance"`
 	Listening bool            `json:"listening"`
-	Conns     int64           `json:"conns"`    // client connections open now
-	Requests  uint64          `json:"requests"` // HTTP requests or TCP connections served
+	Handoff   bool            `json:"handoff,omitempty"` // the program accepts on the route's socket; Conns is sampled from the kernel
+	Conns     int64           `json:"conns"`             // client connections open now
+	Requests  uint64          `json:"requests"`          // HTTP requests or TCP connections served
 	Backends  []backend.Stats `json:"backends"`
 }
 
