@@ -31,7 +31,7 @@ func TestREADMEExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("README example: %v", err)
 	}
-	if len(c.Routes) != 4 {
+	if len(c.Routes) != 5 {
 		t.Fatalf("README example has %d routes", len(c.Routes))
 	}
 	// Every route-level field named in the defaults table exists.
