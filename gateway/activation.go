@@ -59,6 +59,30 @@ func (s *activationSocket) file(ctx context.Context) (*os.File, error) {
 	return f, nil
 }
 
+// reset closes the socket so that the next file call opens a new one.
+func (s *activationSocket) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f != nil {
+		s.f.Close()
+		s.f = nil
+	}
+}
+
+// setName changes the name the next process gets in LISTEN_FDNAMES.
+func (s *activationSocket) setName(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.name = name
+}
+
+// fdName is the name for LISTEN_FDNAMES.
+func (s *activationSocket) fdName() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.name
+}
+
 // close releases the socket (after the backend's process is gone).
 func (s *activationSocket) close() {
 	s.mu.Lock()

@@ -261,7 +261,9 @@ func (e *Engine) Reload(cfg config.Config) error {
 		old := e.routes[p]
 		nr := n.Routes[p]
 		rd := config.CompareRoute(p, e.cfg.Routes[p], nr)
-		fresh := old == nil || rd.Listener || serverSettingsChanged(e.cfg.Routes[p], nr) || !old.canSwap()
+		// A hand-off route's socket serves any settings: only its address
+		// or kind (rd.Listener) needs a new one.
+		fresh := old == nil || rd.Listener || (old.hand == nil && serverSettingsChanged(e.cfg.Routes[p], nr)) || !old.canSwap()
 		changes = append(changes, change{p, old, nr, rd, fresh})
 	}
 	// 1. Open listeners of added routes first: if one fails, nothing changed.
@@ -507,7 +509,7 @@ func (e *Engine) launcher(bc config.Backend, grace time.Duration, sock *activati
 			}
 			spec.Path = "/bin/sh"
 			spec.Args = append([]string{"-c", activationWrapper, bc.Cmd}, bc.Args...)
-			spec.Env = activationEnv(env, sock.name)
+			spec.Env = activationEnv(env, sock.fdName())
 			spec.ExtraFiles = []*os.File{f}
 		}
 		p, err := proc.Start(context.WithoutCancel(ctx), spec)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,10 +55,16 @@ func handoffTick(idle time.Duration) time.Duration {
 // handoffState is a hand-off route's live part.
 type handoffState struct {
 	sock    *activationSocket
-	fd      int // sock's descriptor, valid until sock is closed (after the watcher ended)
 	ip      net.IP
 	port    int
 	backend atomic.Pointer[backend.Backend] // the current one (a reload may swap it)
+	tick    atomic.Int64                    // handoffTick of the route's idle_timeout (a reload may change it)
+	swapped chan struct{}                   // a reload swapped the backend: the watcher looks at once
+
+	// mu guards fd against close and reopen while it is polled (the
+	// watcher, and the backend's idle check through busy).
+	mu sync.RWMutex
+	fd int // sock's descriptor; -1 when closed
 }
 
 // newHandoff prepares the socket of a hand-off route (opened by open).
@@ -70,7 +77,8 @@ func newHandoff(addr, name string) (*handoffState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("port %q: %w", ps, err)
 	}
-	return &handoffState{sock: &activationSocket{addr: addr, name: name}, ip: net.ParseIP(host), port: port, fd: -1}, nil
+	return &handoffState{sock: &activationSocket{addr: addr, name: name}, ip: net.ParseIP(host), port: port, fd: -1,
+		swapped: make(chan struct{}, 1)}, nil
 }
 
 // open listens on the route's address.
@@ -79,16 +87,45 @@ func (h *handoffState) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	// Fd puts the descriptor in blocking mode, as the program gets it
 	// anyway (os/exec calls Fd on ExtraFiles; systemd passes blocking
-	// sockets too). The watcher only polls it and accepts after a poll.
+	// sockets too, and programs written for it expect that).
 	h.fd = int(f.Fd())
 	return nil
 }
 
+// reopen replaces a socket that no longer listens (its program shut it
+// down) with a new one on the same address.
+func (h *handoffState) reopen(ctx context.Context) error {
+	h.mu.Lock()
+	h.fd = -1
+	h.mu.Unlock()
+	h.sock.reset()
+	return h.open(ctx)
+}
+
+// close releases the gateway's copy of the socket.
+func (h *handoffState) close() {
+	h.mu.Lock()
+	h.fd = -1
+	h.mu.Unlock()
+	h.sock.close()
+}
+
+// errNotListening: the socket left the listening state (a program called
+// shutdown on it): poll reports a hang-up at once, forever.
+var errNotListening = errors.New("the socket no longer listens")
+
 // pending reports whether a connection waits in the backlog, waiting up
 // to timeout (0: answer at once).
 func (h *handoffState) pending(timeout time.Duration) (bool, error) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.fd < 0 {
+		return false, net.ErrClosed
+	}
 	fds := []unix.PollFd{{Fd: int32(h.fd), Events: unix.POLLIN}}
 	for {
 		n, err := unix.Poll(fds, int(timeout/time.Millisecond))
@@ -98,22 +135,35 @@ func (h *handoffState) pending(timeout time.Duration) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("poll %s: %w", h.sock.addr, err)
 		}
+		if fds[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
+			return false, fmt.Errorf("%s: %w", h.sock.addr, errNotListening)
+		}
 		return n > 0 && fds[0].Revents&unix.POLLIN != 0, nil
 	}
 }
 
 // refuse accepts and closes the connections waiting in the backlog (their
-// program could not be started).
+// program could not be started). The socket is non-blocking meanwhile: a
+// program replaced by a reload may still accept on it too, and a blocking
+// accept here could then wait for the next client.
 func (h *handoffState) refuse() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.fd < 0 {
+		return 0
+	}
+	if err := unix.SetNonblock(h.fd, true); err != nil {
+		return 0
+	}
+	defer unix.SetNonblock(h.fd, false)
 	n := 0
 	for {
-		ok, err := h.pending(0)
-		if err != nil || !ok {
-			return n
-		}
 		c, _, err := unix.Accept4(h.fd, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
+		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ECONNABORTED) {
+			continue
+		}
 		if err != nil {
-			return n
+			return n // EAGAIN: the backlog is empty
 		}
 		unix.Close(c)
 		n++
@@ -139,78 +189,149 @@ func (h *handoffState) busy() (int, error) {
 // while the route has connections.
 func (r *route) serveHandoff() {
 	defer close(r.serveDone)
-	h := r.hand
-	ctx := r.connCtx
-	tick := handoffTick(r.cfg.IdleTimeout.Std())
-	obs := r.e.observer()
-	var held *backend.Backend // the backend this watcher holds (Acquire) while connections are open
-	release := func() {
-		if held != nil {
-			held.Release()
-			held = nil
-		}
-	}
-	defer release()
-	var last int64
-	setConns := func(n int64) {
-		if obs != nil && n != last {
-			obs.Conn(r.port, int(n-last))
-		}
-		last = n
-		r.active.Store(n)
-	}
-	defer setConns(0)
-	for ctx.Err() == nil {
-		b := h.backend.Load()
-		if held != nil && held != b {
-			release() // swapped by a reload: hold the new one
+	w := handoffWatch{r: r, h: r.hand, ctx: r.connCtx, obs: r.e.observer()}
+	defer w.release()
+	defer w.report(0)
+	for w.ctx.Err() == nil {
+		tick := time.Duration(w.h.tick.Load())
+		b := w.h.backend.Load()
+		if w.held != nil && w.held != b {
+			// Swapped by a reload: the old program is stopped now (SIGTERM,
+			// then SIGKILL after stop_grace), as systemd stops a socket-
+			// activated service; a program finishes its open connections
+			// on SIGTERM while the new one accepts.
+			w.release()
 		}
 		switch b.State() {
 		case backend.Stopped:
 			// Closed (the route is going away) until ctx ends.
-			select {
-			case <-ctx.Done():
-			case <-time.After(handoffPoll):
-			}
+			w.report(0)
+			sleepCtx(w.ctx, handoffPoll)
 		case backend.Dormant, backend.Failed:
-			release()
-			setConns(0)
-			ok, err := h.pending(handoffPoll)
-			if err != nil {
-				r.e.log.Warn("handoff: watching the socket", logging.KeyRoute, r.port, logging.KeyErr, err)
-				sleepCtx(ctx, handoffPoll)
-				continue
+			w.release()
+			w.report(0)
+			w.waitAndStart()
+		case backend.Draining:
+			// An idle stop: the connections still open are the stopping
+			// program's; only a new one in the backlog needs a program.
+			w.report(0)
+			if ok, _ := w.h.pending(0); ok {
+				w.acquire(b)
 			}
-			if !ok || ctx.Err() != nil {
-				continue
-			}
-			if err := b.Acquire(ctx); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				n := h.refuse()
-				r.e.log.Warn("handoff: program not started; closed the waiting connections",
-					logging.KeyRoute, r.port, logging.KeyBackend, b.Name(), "conns", n, logging.KeyErr, err)
-				continue
-			}
-			held = b
-		default: // Starting, Ready, Draining: a program runs (or is about to).
-			n, err := h.busy()
-			if err != nil {
-				r.e.log.Debug("handoff: counting connections", logging.KeyRoute, r.port, logging.KeyErr, err)
-			}
-			setConns(int64(n))
+			w.sleep(tick)
+		default: // Starting, Ready: a program runs (or is about to).
+			n := w.sample()
 			switch {
-			case n > 0 && held == nil:
-				if err := b.Acquire(ctx); err == nil {
-					held = b
-				}
-			case n == 0 && held != nil:
-				release()
+			case n > 0 && w.held == nil:
+				w.acquire(b)
+			case n == 0 && w.held != nil:
+				w.release()
 			}
-			sleepCtx(ctx, tick)
+			w.sleep(tick)
 		}
 	}
+}
+
+// handoffWatch is serveHandoff's state.
+type handoffWatch struct {
+	r    *route
+	h    *handoffState
+	ctx  context.Context
+	obs  Observer
+	held *backend.Backend // held (Acquire) while the route has connections
+	last int64            // connections last reported
+}
+
+// sleep waits d, or less if the route ends or a reload swaps the backend.
+func (w *handoffWatch) sleep(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-w.ctx.Done():
+	case <-w.h.swapped:
+	case <-t.C:
+	}
+}
+
+// setBackend makes b the route's program (the watcher notices at once).
+func (h *handoffState) setBackend(b *backend.Backend) {
+	h.backend.Store(b)
+	select {
+	case h.swapped <- struct{}{}:
+	default:
+	}
+}
+
+func (w *handoffWatch) acquire(b *backend.Backend) {
+	if w.held == nil && b.Acquire(w.ctx) == nil {
+		w.held = b
+	}
+}
+
+func (w *handoffWatch) release() {
+	if w.held != nil {
+		w.held.Release()
+		w.held = nil
+	}
+}
+
+// sample counts the route's connections and reports them.
+func (w *handoffWatch) sample() int {
+	n, err := w.h.busy()
+	if err != nil {
+		w.r.e.log.Debug("handoff: counting connections", logging.KeyRoute, w.r.port, logging.KeyErr, err)
+	}
+	w.report(int64(n))
+	return n
+}
+
+func (w *handoffWatch) report(n int64) {
+	if w.obs != nil && n != w.last {
+		w.obs.Conn(w.r.port, int(n-w.last))
+	}
+	w.last = n
+	w.r.active.Store(n)
+}
+
+// waitAndStart waits (a while) for a connection in the backlog and starts
+// the program for it.
+func (w *handoffWatch) waitAndStart() {
+	ok, err := w.h.pending(handoffPoll)
+	if errors.Is(err, errNotListening) {
+		// A program shut the shared socket down: open a new one (the port
+		// is free once nothing listens on it).
+		w.r.e.log.Warn("handoff: the route's socket stopped listening; opening it again",
+			logging.KeyRoute, w.r.port, logging.KeyErr, err)
+		if err := w.h.reopen(w.ctx); err != nil {
+			w.r.e.log.Warn("handoff: reopening the socket", logging.KeyRoute, w.r.port, logging.KeyErr, err)
+			sleepCtx(w.ctx, time.Second)
+		}
+		return
+	}
+	if err != nil {
+		if w.ctx.Err() == nil {
+			w.r.e.log.Warn("handoff: watching the socket", logging.KeyRoute, w.r.port, logging.KeyErr, err)
+		}
+		sleepCtx(w.ctx, handoffPoll)
+		return
+	}
+	if !ok || w.ctx.Err() != nil {
+		return
+	}
+	// The backend now, not the one before the wait: a reload may have
+	// replaced it meanwhile.
+	b := w.h.backend.Load()
+	err = b.Acquire(w.ctx)
+	if err == nil {
+		w.held = b
+		return
+	}
+	if w.ctx.Err() != nil || errors.Is(err, backend.ErrStopped) || w.h.backend.Load() != b {
+		return // replaced or closing: the next round looks again
+	}
+	n := w.h.refuse()
+	w.r.e.log.Warn("handoff: program not started; closed the waiting connections",
+		logging.KeyRoute, w.r.port, logging.KeyBackend, b.Name(), "conns", n, logging.KeyErr, err)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

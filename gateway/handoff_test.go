@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/warren-mesh/warren/gateway/backend"
 	"github.com/warren-mesh/warren/internal/testutil"
@@ -238,6 +242,9 @@ func TestHandoffReload(t *testing.T) {
 	if served == 0 {
 		t.Fatal("no connection made during the reload")
 	}
+	if got := echo(t, addr, "after"); got != "after" {
+		t.Fatalf("echo %q", got)
+	}
 	st := waitState(t, e, backend.Ready)
 	if st.PID == first {
 		t.Fatalf("still the old program: %+v", st)
@@ -328,5 +335,237 @@ func TestProcAddr(t *testing.T) {
 	}
 	if got := procAddr("zz"); got != nil {
 		t.Fatalf("garbage: %v", got)
+	}
+}
+
+// tryEcho is echo without t.Fatal: the answer or the error.
+func tryEcho(addr, msg string) (string, error) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, msg)
+	c.(*net.TCPConn).CloseWrite()
+	b, err := io.ReadAll(c)
+	return string(b), err
+}
+
+// TestHandoffReloadWhileDormant: a reload while no program runs (the
+// watcher waiting on the socket with the old backend in hand) serves the
+// next connection with the new program; it is not refused on the retired one.
+func TestHandoffReloadWhileDormant(t *testing.T) {
+	leakCheck(t)
+	pub := port(t)
+	addr := "127.0.0.1:" + pub
+	e := startEngine(t, mustConfig(t, `{"routes": {`+handoffRoute(pub, `"idle_timeout": "300ms",`)+`}}`), Options{})
+	for i := range 4 {
+		waitState(t, e, backend.Dormant)
+		time.Sleep(handoffPoll + 50*time.Millisecond) // the watcher is in its wait
+		if err := e.Reload(mustConfig(t, `{"routes": {`+handoffRoute(pub, `"idle_timeout": "300ms",`, "-name", fmt.Sprint("v", i))+`}}`)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := tryEcho(addr, "hello"); got != "hello" {
+			t.Fatalf("round %d: the first connection after the reload: %q %v", i, got, err)
+		}
+	}
+}
+
+// TestHandoffRenameKeepsPort: renaming the route (which renames the socket
+// the next program gets) keeps the socket: no connection is refused.
+func TestHandoffRenameKeepsPort(t *testing.T) {
+	leakCheck(t)
+	pub := port(t)
+	addr := "127.0.0.1:" + pub
+	route := func(name string) string {
+		return fmt.Sprintf(`{"routes": {%q: {"name": %q, "protocol": "tcp", "handoff": true, "backends": [{"name": "b", "cmd": %q, "args": %s}]}}}`,
+			pub, name, backendBin, jsonList("-tcp", "127.0.0.1:1", "-drain"))
+	}
+	e := startEngine(t, mustConfig(t, route("h")), Options{})
+	if got, err := tryEcho(addr, "one"); got != "one" {
+		t.Fatalf("echo %q %v", got, err)
+	}
+	stop := make(chan struct{})
+	failed := make(chan error, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if got, err := tryEcho(addr, "during"); got != "during" {
+				failed <- fmt.Errorf("%q %v", got, err)
+				return
+			}
+		}
+	})
+	if err := e.Reload(mustConfig(t, route("renamed"))); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	select {
+	case err := <-failed:
+		t.Fatalf("a connection failed during the rename: %v", err)
+	default:
+	}
+	// The next program is told the new name.
+	st := e.Status().Routes[0]
+	if err := e.Kill(pub + "/b"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, gone(st.Backends[0].PID))
+	if got := echo(t, addr, "again"); got != "again" {
+		t.Fatalf("echo %q", got)
+	}
+	pid := waitState(t, e, backend.Ready).PID
+	want := fmt.Sprintf("pid %d activated with socket %q", pid, "renamed")
+	testutil.Eventually(t, 10*time.Second, func() error {
+		logs, _ := e.Logs(pub + "/b")
+		for _, l := range logs {
+			if strings.Contains(l, want) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no %q in %q", want, logs)
+	})
+}
+
+// TestHandoffReloadStopsOldProgram: a reload that replaces the program
+// stops the old one at once (SIGTERM, as systemd does); a program that
+// drains on SIGTERM finishes the connection it has open while the new
+// program takes the new ones.
+func TestHandoffReloadStopsOldProgram(t *testing.T) {
+	leakCheck(t)
+	pub := port(t)
+	addr := "127.0.0.1:" + pub
+	e := startEngine(t, mustConfig(t, `{"routes": {`+handoffRoute(pub, "", "-drain")+`}}`), Options{})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	buf := make([]byte, 1)
+	io.WriteString(c, "x")
+	if _, err := io.ReadFull(c, buf); err != nil {
+		t.Fatal(err)
+	}
+	old := waitState(t, e, backend.Ready).PID
+	if err := e.Reload(mustConfig(t, `{"routes": {`+handoffRoute(pub, "", "-drain", "-name", "v2")+`}}`)); err != nil {
+		t.Fatal(err)
+	}
+	// New connections go to the new program (once the old one, told to
+	// stop, no longer accepts), while the old one still serves its own.
+	testutil.Eventually(t, 10*time.Second, func() error {
+		if got, err := tryEcho(addr, "new"); got != "new" {
+			return fmt.Errorf("echo %q %v", got, err)
+		}
+		if st := e.Status().Routes[0].Backends[0]; st.State != backend.Ready || st.PID == old {
+			return fmt.Errorf("no new program yet: %+v", st)
+		}
+		return nil
+	})
+	io.WriteString(c, "y")
+	if _, err := io.ReadFull(c, buf); err != nil || buf[0] != 'y' {
+		t.Fatalf("the draining program dropped its connection: %q %v", buf, err)
+	}
+	c.Close()
+	testutil.Eventually(t, 10*time.Second, gone(old))
+}
+
+// TestHandoffSocketShutDownByProgram: a program that shuts the shared
+// socket down (some servers do, to wake their accept threads) leaves it
+// not listening; the gateway opens a new one instead of spinning on the
+// hang-up poll reports, and the next program serves.
+func TestHandoffSocketShutDownByProgram(t *testing.T) {
+	leakCheck(t)
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("needs python3 for a program that shuts its socket down")
+	}
+	pub := port(t)
+	addr := "127.0.0.1:" + pub
+	doc := fmt.Sprintf(`{"routes": {%q: {"name": "h", "protocol": "tcp", "handoff": true, "backends": [{"name": "b", "cmd": %q, "args": %s}]}}}`,
+		pub, py, jsonList("-c", "import socket,time; s=socket.socket(fileno=3); s.shutdown(socket.SHUT_RDWR); time.sleep(0.2)"))
+	e := startEngine(t, mustConfig(t, doc), Options{})
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+	}
+	testutil.Eventually(t, 10*time.Second, func() error {
+		if st := e.Status().Routes[0].Backends[0]; st.Starts == 0 || st.State == backend.Ready || st.State == backend.Starting {
+			return fmt.Errorf("state %+v", st)
+		}
+		return nil
+	})
+	var ru0, ru1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	time.Sleep(time.Second)
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	used := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+	if used > 300*time.Millisecond {
+		t.Fatalf("the watcher burns CPU: %v in 1s", used)
+	}
+	// The port takes connections again (a new socket): the next program starts.
+	testutil.Eventually(t, 10*time.Second, func() error {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		c.Close()
+		return nil
+	})
+	testutil.Eventually(t, 10*time.Second, func() error {
+		if st := e.Status().Routes[0].Backends[0]; st.Starts < 2 {
+			return fmt.Errorf("no new start: %+v", st)
+		}
+		return nil
+	})
+}
+
+// TestHandoffRefuseNeverBlocks: refuse closes what waits and returns at
+// once on an empty backlog, although the socket is in blocking mode (as
+// programs get it), and leaves it blocking.
+func TestHandoffRefuseNeverBlocks(t *testing.T) {
+	h, err := newHandoff("127.0.0.1:"+port(t), "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer h.close()
+	var cs []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", h.sock.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		cs = append(cs, c)
+	}
+	done := make(chan int, 1)
+	go func() { done <- h.refuse() }()
+	select {
+	case n := <-done:
+		if n != 3 {
+			t.Fatalf("refused %d, want 3", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("refuse blocked")
+	}
+	for _, c := range cs {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if b, err := io.ReadAll(c); len(b) != 0 || (err != nil && !strings.Contains(err.Error(), "reset")) {
+			t.Fatalf("a refused client read %q %v", b, err)
+		}
+	}
+	fl, err := unix.FcntlInt(uintptr(h.fd), unix.F_GETFL, 0)
+	if err != nil || fl&unix.O_NONBLOCK != 0 {
+		t.Fatalf("flags %#x %v: want the socket blocking again", fl, err)
 	}
 }

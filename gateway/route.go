@@ -115,6 +115,7 @@ func (e *Engine) newRoute(port string, rc config.Route, trusted []string) (*rout
 	case config.ProtocolTCP:
 		if r.hand != nil {
 			r.hand.backend.Store(r.backends[0])
+			r.hand.tick.Store(int64(handoffTick(rc.IdleTimeout.Std())))
 			break
 		}
 		r.tcpPool.Store(newTCPPool(r.backends, sel, rc.ConnIdleTimeout.Std()))
@@ -337,7 +338,9 @@ func (r *route) commitSwap(e *Engine) {
 		}
 		r.targets = s.targets
 	} else if r.hand != nil {
-		r.hand.backend.Store(s.backends[0])
+		r.hand.sock.setName(s.cfg.Name)
+		r.hand.tick.Store(int64(handoffTick(s.cfg.IdleTimeout.Std())))
+		r.hand.setBackend(s.backends[0])
 	} else {
 		r.tcpPool.Store(newTCPPool(s.backends, s.sel, s.cfg.ConnIdleTimeout.Std()))
 	}
@@ -357,7 +360,8 @@ func containsTarget(ts []*httpproxy.Target, t *httpproxy.Target) bool {
 
 // closeListener frees the port at once; connections are drained by close.
 // A hand-off route's port stays taken until its program has exited (it
-// holds the socket too): its watcher is stopped and the gateway's copy closed.
+// holds the socket too): here its watcher stops; close releases the
+// gateway's copy once the backends (which may be starting with it) are closed.
 func (r *route) closeListener() {
 	if r.ln != nil {
 		r.ln.Close()
@@ -367,7 +371,6 @@ func (r *route) closeListener() {
 		if r.serving {
 			<-r.serveDone
 		}
-		r.hand.sock.close()
 	}
 }
 
@@ -414,6 +417,9 @@ func (r *route) close(ctx context.Context) error {
 	defer cancel()
 	if err := r.closeBackends(bctx, r.backends); err != nil {
 		errs = append(errs, err)
+	}
+	if r.hand != nil {
+		r.hand.close()
 	}
 	for _, t := range r.targets {
 		t.CloseIdle()

@@ -43,7 +43,8 @@ func main() {
 	}
 	time.Sleep(*delay)
 	var echoLn net.Listener
-	var echoes sync.WaitGroup
+	var echoes sync.WaitGroup // open echo connections
+	acceptDone := make(chan struct{})
 	if *tcpAddr != "" {
 		ln, err := listen(*tcpAddr)
 		if err != nil {
@@ -52,6 +53,7 @@ func main() {
 		}
 		echoLn = ln
 		go func() {
+			defer close(acceptDone)
 			for {
 				c, err := ln.Accept()
 				if err != nil {
@@ -158,6 +160,7 @@ func main() {
 	fmt.Printf("pid %d stopping\n", os.Getpid())
 	if *drain && echoLn != nil {
 		echoLn.Close()
+		<-acceptDone // a connection accepted just before the close is counted
 		done := make(chan struct{})
 		go func() { echoes.Wait(); close(done) }()
 		select {
