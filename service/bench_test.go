@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/rpc"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -158,6 +159,15 @@ func BenchmarkProcessSendRecv(b *testing.B) {
 	var rep EchoReply
 	raw, ours := measurePair(b, b.N, rawOp, func() error { return st.SendRecvContext(ctx, msg, &rep) })
 	report(b, ours, raw, "rt/s", 1)
+}
+
+// NetRPCEcho is the net/rpc service of the bench child.
+type NetRPCEcho struct{}
+
+// Echo answers like the service's Echo handler.
+func (NetRPCEcho) Echo(req Echo, reply *EchoReply) error {
+	*reply = EchoReply{Msg: req.Msg, Num: req.Num}
+	return nil
 }
 
 // benchChild starts the bench server process: test/child in OS scope and a
@@ -334,7 +344,13 @@ func BenchmarkOS64Streams(b *testing.B) {
 			r.lat = append(r.lat, l...)
 		}
 	}
-	rawOps, ourOps := make([]func() error, par), make([]func() error, par)
+	rawOps, ourOps, rpcOps := make([]func() error, par), make([]func() error, par), make([]func() error, par)
+	// net/rpc multiplexes concurrent calls over one connection, like ours.
+	rpcc, err := rpc.Dial("unix", filepath.Join(dir, "netrpc.sock"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rpcc.Close()
 	ctx := context.Background()
 	for i := range par {
 		c, err := net.Dial("unix", filepath.Join(dir, "raw.sock"))
@@ -348,16 +364,21 @@ func BenchmarkOS64Streams(b *testing.B) {
 		defer st.Close()
 		var rep EchoReply
 		ourOps[i] = func() error { return st.SendRecvContext(ctx, msg, &rep) }
+		var rrep EchoReply
+		rpcOps[i] = func() error { return rpcc.Call("NetRPCEcho.Echo", msg, &rrep) }
 	}
 	// Alternate bursts so that both see the same machine load.
 	const rounds = 10
 	per := max(b.N/par/rounds, 1)
-	var raw, ours result
+	var raw, ours, nrpc result
 	for range rounds {
 		burst(&raw, rawOps, per)
 		burst(&ours, ourOps, per)
+		burst(&nrpc, rpcOps, per)
 	}
 	report(b, ours, raw, "rt/s", 1)
+	b.ReportMetric(nrpc.rate(), "netrpc-rt/s")
+	b.ReportMetric(ours.rate()/nrpc.rate(), "x-netrpc")
 	// CPU per round trip, client and server process together: on a
 	// 2-core machine 2 s / cpu-us is the ceiling in round trips per second.
 	b.ReportMetric(float64(ours.cpu.Microseconds())/float64(ours.n), "cpu-us/rt")
@@ -474,8 +495,30 @@ func runBenchChild(dir string) int {
 			}()
 		}
 	}()
+	// net/rpc (gob) on DIR/netrpc.sock: the stdlib's multiplexed RPC, the
+	// reference the 64-stream benchmark reports beside its raw baseline.
+	rs := rpc.NewServer()
+	if err := rs.Register(new(NetRPCEcho)); err != nil {
+		fmt.Println("net/rpc:", err)
+		return 1
+	}
+	rln, err := net.Listen("unix", filepath.Join(dir, "netrpc.sock"))
+	if err != nil {
+		fmt.Println("listen:", err)
+		return 1
+	}
+	go func() { // rs.Accept would log the close at the end
+		for {
+			c, err := rln.Accept()
+			if err != nil {
+				return
+			}
+			go rs.ServeConn(c)
+		}
+	}()
 	fmt.Println("ready")
 	io.Copy(io.Discard, os.Stdin)
+	rln.Close()
 	ln.Close()
 	cancel()
 	srv.Close(context.Background())
