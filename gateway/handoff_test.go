@@ -45,10 +45,11 @@ func echo(t testing.TB, addr, msg string) string {
 	return string(b)
 }
 
-// activatedOn waits until the backend's log says it accepts on addr itself.
-func activatedOn(t *testing.T, e *Engine, ref string, pid int, addr string) {
+// activatedOn waits until the backend's log says it accepts on addr
+// itself, on a socket named name (LISTEN_FDNAMES).
+func activatedOn(t *testing.T, e *Engine, ref string, pid int, name, addr string) {
 	t.Helper()
-	want := fmt.Sprintf("pid %d activated with socket %q on %s", pid, "h", addr)
+	want := fmt.Sprintf("pid %d activated with socket %q on %s", pid, name, addr)
 	testutil.Eventually(t, 10*time.Second, func() error {
 		logs, _ := e.Logs(ref)
 		for _, l := range logs {
@@ -94,7 +95,7 @@ func TestHandoffColdStartIdleAndRestart(t *testing.T) {
 	if st.Starts != 1 {
 		t.Fatalf("starts %d", st.Starts)
 	}
-	activatedOn(t, e, pub+"/b", first, addr)
+	activatedOn(t, e, pub+"/b", first, "h", addr)
 
 	// An open connection (idle, in the program's hands) outlives idle_timeout.
 	c, err := net.Dial("tcp", addr)
@@ -249,7 +250,7 @@ func TestHandoffReload(t *testing.T) {
 	if st.PID == first {
 		t.Fatalf("still the old program: %+v", st)
 	}
-	activatedOn(t, e, pub+"/b", st.PID, addr)
+	activatedOn(t, e, pub+"/b", st.PID, "h", addr)
 
 	// Handoff off: a proxying tcp route on the same port.
 	in := port(t)
@@ -423,16 +424,7 @@ func TestHandoffRenameKeepsPort(t *testing.T) {
 		t.Fatalf("echo %q", got)
 	}
 	pid := waitState(t, e, backend.Ready).PID
-	want := fmt.Sprintf("pid %d activated with socket %q", pid, "renamed")
-	testutil.Eventually(t, 10*time.Second, func() error {
-		logs, _ := e.Logs(pub + "/b")
-		for _, l := range logs {
-			if strings.Contains(l, want) {
-				return nil
-			}
-		}
-		return fmt.Errorf("no %q in %q", want, logs)
-	})
+	activatedOn(t, e, pub+"/b", pid, "renamed", addr)
 }
 
 // TestHandoffReloadStopsOldProgram: a reload that replaces the program
