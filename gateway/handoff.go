@@ -204,9 +204,10 @@ func (r *route) serveHandoff() {
 		}
 		switch b.State() {
 		case backend.Stopped:
-			// Closed (the route is going away) until ctx ends.
+			// Closed: the route is going away, or a reload is swapping
+			// in a new backend (sleep wakes for that).
 			w.report(0)
-			sleepCtx(w.ctx, handoffPoll)
+			w.sleep(handoffPoll)
 		case backend.Dormant, backend.Failed:
 			w.release()
 			w.report(0)
