@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // activationWrapper runs the backend's program through /bin/sh so that
@@ -20,27 +22,42 @@ import (
 const activationWrapper = `LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"`
 
 // activationSocket is a backend's listening socket under readiness type
-// socket. The gateway opens it at the backend's first start and keeps it
-// until the backend is closed, so connections made while the process
-// starts (or restarts) wait in the backlog instead of being refused.
+// socket (or a hand-off route's public socket). The gateway opens it at the
+// backend's first start and keeps it until the backend is closed, so
+// connections made while the process starts (or restarts) wait in the
+// backlog instead of being refused.
 type activationSocket struct {
 	addr string
-	name string
 
-	mu     sync.Mutex
+	// mu is held for writing to open, replace or close the socket, and
+	// for reading while its descriptor is in use (polled, accepted on).
+	mu     sync.RWMutex
+	name   string
 	f      *os.File // the listening socket; the process gets it as fd 3
+	fd     int      // f's descriptor, -1 without one
 	closed bool
 }
 
-// file returns the socket, opening it on first use.
+func newActivationSocket(addr, name string) *activationSocket {
+	return &activationSocket{addr: addr, name: name, fd: -1}
+}
+
+// file returns the socket, opening it on first use, and opening a new one
+// when the old one no longer listens: a program may shut a socket it
+// shares down (some do, to wake their own accept threads at exit), and
+// the next program must not get a dead one.
 func (s *activationSocket) file(ctx context.Context) (*os.File, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, fmt.Errorf("socket activation %s: closed", s.addr)
+		return nil, fmt.Errorf("socket activation %s: %w", s.addr, net.ErrClosed)
 	}
 	if s.f != nil {
-		return s.f, nil
+		if v, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || v == 1 {
+			return s.f, nil
+		}
+		s.f.Close()
+		s.f, s.fd = nil, -1
 	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", s.addr)
@@ -49,24 +66,17 @@ func (s *activationSocket) file(ctx context.Context) (*os.File, error) {
 	}
 	// File dups the descriptor; the socket stays open (and listening)
 	// through the dup once the net.Listener's own descriptor is closed.
-	// The gateway never accepts on it.
+	// The gateway never accepts on it (but to refuse, see handoff.go).
 	f, err := ln.(*net.TCPListener).File()
 	ln.Close()
 	if err != nil {
 		return nil, fmt.Errorf("socket activation: %s: %w", s.addr, err)
 	}
-	s.f = f
+	// Fd puts the descriptor in blocking mode, as the process gets it
+	// anyway (os/exec calls Fd on ExtraFiles; systemd passes blocking
+	// sockets too, and programs written for it expect that).
+	s.f, s.fd = f, int(f.Fd())
 	return f, nil
-}
-
-// reset closes the socket so that the next file call opens a new one.
-func (s *activationSocket) reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.f != nil {
-		s.f.Close()
-		s.f = nil
-	}
 }
 
 // setName changes the name the next process gets in LISTEN_FDNAMES.
@@ -78,9 +88,20 @@ func (s *activationSocket) setName(name string) {
 
 // fdName is the name for LISTEN_FDNAMES.
 func (s *activationSocket) fdName() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	return s.name
+}
+
+// withFD runs fn with the socket's descriptor while it cannot be closed
+// or replaced; without a socket it returns net.ErrClosed.
+func (s *activationSocket) withFD(fn func(fd int) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.fd < 0 {
+		return net.ErrClosed
+	}
+	return fn(s.fd)
 }
 
 // close releases the socket (after the backend's process is gone).
@@ -90,7 +111,7 @@ func (s *activationSocket) close() {
 	s.closed = true
 	if s.f != nil {
 		s.f.Close()
-		s.f = nil
+		s.f, s.fd = nil, -1
 	}
 }
 

@@ -311,6 +311,12 @@ func (e *Engine) Reload(cfg config.Config) error {
 	for _, p := range d.Removed {
 		r := e.routes[p]
 		delete(e.routes, p)
+		if r != nil && r.hand != nil {
+			// Its programs hold the port: a config that reuses the port
+			// must find it free.
+			e.closeNow(r)
+			continue
+		}
 		e.closeBackground(r)
 	}
 	for _, c := range changes {
@@ -323,13 +329,9 @@ func (e *Engine) Reload(cfg config.Config) error {
 		if c.old != nil {
 			delete(e.routes, c.port)
 			if c.old.hand != nil {
-				// Its program holds the socket too: the port is free only
-				// once that has exited.
-				cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				if err := c.old.close(cctx); err != nil {
-					e.log.Warn("closing route", logging.KeyRoute, c.port, logging.KeyErr, err)
-				}
-				cancel()
+				// Its programs hold the socket too: the port is free only
+				// once they have exited.
+				e.closeNow(c.old)
 			} else {
 				c.old.closeListener()
 				e.closeBackground(c.old)
@@ -382,6 +384,16 @@ func serverSettingsChanged(o, n config.Route) bool {
 	return o.ReadHeaderTimeout != n.ReadHeaderTimeout || o.ConnIdleTimeout != n.ConnIdleTimeout ||
 		o.Bind != n.Bind || o.Protocol != n.Protocol || o.StdioMode != n.StdioMode || o.Name != n.Name ||
 		o.Handoff != n.Handoff
+}
+
+// closeNow closes a hand-off route before Reload goes on (its programs
+// hold the port; they get SIGTERM and up to stop_grace), under e.mu.
+func (e *Engine) closeNow(r *route) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.close(ctx); err != nil {
+		e.log.Warn("closing route", logging.KeyRoute, r.port, logging.KeyErr, err)
+	}
 }
 
 // closeBackground drains and closes r without blocking the caller; Shutdown waits for it.
@@ -463,7 +475,7 @@ func (e *Engine) newBackend(port string, r config.Route, i int, hand *handoffSta
 			cfg.Addr = r.ListenAddr(port)
 			cfg.Busy = func() bool { n, _ := hand.busy(); return n > 0 }
 		case r.Readiness != nil && r.Readiness.Type == config.ReadySocket:
-			sock = &activationSocket{addr: bc.Addr(), name: name}
+			sock = newActivationSocket(bc.Addr(), name)
 			cfg.OnClose = sock.close
 		}
 		cfg.Launch = e.launcher(bc, r.StopGrace.Std(), sock)

@@ -11,7 +11,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,11 +59,6 @@ type handoffState struct {
 	backend atomic.Pointer[backend.Backend] // the current one (a reload may swap it)
 	tick    atomic.Int64                    // handoffTick of the route's idle_timeout (a reload may change it)
 	swapped chan struct{}                   // a reload swapped the backend: the watcher looks at once
-
-	// mu guards fd against close and reopen while it is polled (the
-	// watcher, and the backend's idle check through busy).
-	mu sync.RWMutex
-	fd int // sock's descriptor; -1 when closed
 }
 
 // newHandoff prepares the socket of a hand-off route (opened by open).
@@ -77,42 +71,19 @@ func newHandoff(addr, name string) (*handoffState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("port %q: %w", ps, err)
 	}
-	return &handoffState{sock: &activationSocket{addr: addr, name: name}, ip: net.ParseIP(host), port: port, fd: -1,
+	return &handoffState{sock: newActivationSocket(addr, name), ip: net.ParseIP(host), port: port,
 		swapped: make(chan struct{}, 1)}, nil
 }
 
-// open listens on the route's address.
+// open listens on the route's address, or opens a new socket when the
+// current one no longer listens (activationSocket.file).
 func (h *handoffState) open(ctx context.Context) error {
-	f, err := h.sock.file(ctx)
-	if err != nil {
-		return err
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	// Fd puts the descriptor in blocking mode, as the program gets it
-	// anyway (os/exec calls Fd on ExtraFiles; systemd passes blocking
-	// sockets too, and programs written for it expect that).
-	h.fd = int(f.Fd())
-	return nil
-}
-
-// reopen replaces a socket that no longer listens (its program shut it
-// down) with a new one on the same address.
-func (h *handoffState) reopen(ctx context.Context) error {
-	h.mu.Lock()
-	h.fd = -1
-	h.mu.Unlock()
-	h.sock.reset()
-	return h.open(ctx)
+	_, err := h.sock.file(ctx)
+	return err
 }
 
 // close releases the gateway's copy of the socket.
-func (h *handoffState) close() {
-	h.mu.Lock()
-	h.fd = -1
-	h.mu.Unlock()
-	h.sock.close()
-}
+func (h *handoffState) close() { h.sock.close() }
 
 // errNotListening: the socket left the listening state (a program called
 // shutdown on it): poll reports a hang-up at once, forever.
@@ -121,53 +92,56 @@ var errNotListening = errors.New("the socket no longer listens")
 // pending reports whether a connection waits in the backlog, waiting up
 // to timeout (0: answer at once).
 func (h *handoffState) pending(timeout time.Duration) (bool, error) {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	if h.fd < 0 {
-		return false, net.ErrClosed
-	}
-	fds := []unix.PollFd{{Fd: int32(h.fd), Events: unix.POLLIN}}
-	for {
-		n, err := unix.Poll(fds, int(timeout/time.Millisecond))
-		if errors.Is(err, unix.EINTR) {
-			continue
+	var ready bool
+	err := h.sock.withFD(func(fd int) error {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			n, err := unix.Poll(fds, int(timeout/time.Millisecond))
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("poll %s: %w", h.sock.addr, err)
+			}
+			if fds[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
+				return fmt.Errorf("%s: %w", h.sock.addr, errNotListening)
+			}
+			ready = n > 0 && fds[0].Revents&unix.POLLIN != 0
+			return nil
 		}
-		if err != nil {
-			return false, fmt.Errorf("poll %s: %w", h.sock.addr, err)
-		}
-		if fds[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
-			return false, fmt.Errorf("%s: %w", h.sock.addr, errNotListening)
-		}
-		return n > 0 && fds[0].Revents&unix.POLLIN != 0, nil
-	}
+	})
+	return ready, err
 }
 
 // refuse accepts and closes the connections waiting in the backlog (their
 // program could not be started). The socket is non-blocking meanwhile: a
 // program replaced by a reload may still accept on it too, and a blocking
-// accept here could then wait for the next client.
+// accept here could then wait for the next client. Its mode is restored
+// after (the mode belongs to the socket, shared with the programs).
 func (h *handoffState) refuse() int {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	if h.fd < 0 {
-		return 0
-	}
-	if err := unix.SetNonblock(h.fd, true); err != nil {
-		return 0
-	}
-	defer unix.SetNonblock(h.fd, false)
 	n := 0
-	for {
-		c, _, err := unix.Accept4(h.fd, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
-		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ECONNABORTED) {
-			continue
-		}
+	h.sock.withFD(func(fd int) error {
+		fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 		if err != nil {
-			return n // EAGAIN: the backlog is empty
+			return err
 		}
-		unix.Close(c)
-		n++
-	}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl|unix.O_NONBLOCK); err != nil {
+			return err
+		}
+		defer unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl)
+		for {
+			c, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
+			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ECONNABORTED) {
+				continue
+			}
+			if err != nil {
+				return nil // EAGAIN: the backlog is empty
+			}
+			unix.Close(c)
+			n++
+		}
+	})
+	return n
 }
 
 // busy counts the route's open connections plus those in the backlog; an
@@ -303,7 +277,7 @@ func (w *handoffWatch) waitAndStart() {
 		// is free once nothing listens on it).
 		w.r.e.log.Warn("handoff: the route's socket stopped listening; opening it again",
 			logging.KeyRoute, w.r.port, logging.KeyErr, err)
-		if err := w.h.reopen(w.ctx); err != nil {
+		if err := w.h.open(w.ctx); err != nil {
 			w.r.e.log.Warn("handoff: reopening the socket", logging.KeyRoute, w.r.port, logging.KeyErr, err)
 			sleepCtx(w.ctx, time.Second)
 		}

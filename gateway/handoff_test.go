@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -556,8 +557,122 @@ func TestHandoffRefuseNeverBlocks(t *testing.T) {
 			t.Fatalf("a refused client read %q %v", b, err)
 		}
 	}
-	fl, err := unix.FcntlInt(uintptr(h.fd), unix.F_GETFL, 0)
+	fl, err := unix.FcntlInt(uintptr(h.sock.fd), unix.F_GETFL, 0)
 	if err != nil || fl&unix.O_NONBLOCK != 0 {
 		t.Fatalf("flags %#x %v: want the socket blocking again", fl, err)
+	}
+}
+
+// TestHandoffRestartGetsLiveSocket: a program shuts the shared socket down
+// and exits; the restart policy starts the next one at once, and that one
+// gets a new, listening socket (not the dead one).
+func TestHandoffRestartGetsLiveSocket(t *testing.T) {
+	leakCheck(t)
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("needs python3 for a program that shuts its socket down")
+	}
+	pub := port(t)
+	addr := "127.0.0.1:" + pub
+	marker := filepath.Join(t.TempDir(), "ran")
+	// The first run shuts the socket down and exits after 1.2s (a run, not
+	// a failed start); the second is the echo backend.
+	script := `import os,sys,socket,time
+m=sys.argv[1]
+if os.path.exists(m):
+    os.execv(sys.argv[2], [sys.argv[2], "-tcp", "127.0.0.1:1"])
+open(m,"w").close()
+s=socket.socket(fileno=3); s.shutdown(socket.SHUT_RDWR); time.sleep(1.2)`
+	doc := fmt.Sprintf(`{"routes": {%q: {"name": "h", "protocol": "tcp", "handoff": true, "restart": {"policy": "always"}, "backends": [{"name": "b", "cmd": %q, "args": %s}]}}}`,
+		pub, py, jsonList("-c", script, marker, backendBin))
+	e := startEngine(t, mustConfig(t, doc), Options{})
+	testutil.Eventually(t, 10*time.Second, func() error {
+		if st := e.Status().Routes[0].Backends[0]; st.Starts < 2 {
+			return fmt.Errorf("no restart yet: %+v", st)
+		}
+		return nil
+	})
+	testutil.Eventually(t, 10*time.Second, func() error {
+		if got, err := tryEcho(addr, "hi"); got != "hi" {
+			return fmt.Errorf("echo %q %v; status %+v", got, err, e.Status().Routes[0].Backends[0])
+		}
+		return nil
+	})
+}
+
+// TestHandoffRetiredProgramReleasesPort: a program swapped out by a reload
+// takes its time to exit (2s after SIGTERM) and holds the socket meanwhile;
+// a following reload that needs a new listener on the port (handoff off)
+// waits for it instead of failing on a port in use.
+func TestHandoffRetiredProgramReleasesPort(t *testing.T) {
+	leakCheck(t)
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("needs python3 for a program that exits slowly")
+	}
+	pub := port(t)
+	addr := "127.0.0.1:" + pub
+	script := `import signal,socket,time,sys
+s=socket.socket(fileno=3)
+def term(*a):
+    time.sleep(2); sys.exit(0)
+signal.signal(signal.SIGTERM, term)
+while True:
+    c,_=s.accept(); d=c.recv(100); c.sendall(d); c.close()`
+	route := func(v string) string {
+		return fmt.Sprintf(`{"routes": {%q: {"name": "h", "protocol": "tcp", "handoff": true, "backends": [{"name": "b", "cmd": %q, "args": %s}]}}}`,
+			pub, py, jsonList("-c", script, v))
+	}
+	e := startEngine(t, mustConfig(t, route("v1")), Options{})
+	if got, err := tryEcho(addr, "one"); got != "one" {
+		t.Fatalf("echo %q %v", got, err)
+	}
+	if err := e.Reload(mustConfig(t, route("v2"))); err != nil { // v1 retired: SIGTERM, exits 2s later
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	in := port(t)
+	doc := fmt.Sprintf(`{"routes": {%q: {"name": "p", "protocol": "tcp", "backends": [{"cmd": %q, "args": %s, "internal_port": %q}]}}}`,
+		pub, backendBin, jsonList("-tcp", "127.0.0.1:"+in), in)
+	if err := e.Reload(mustConfig(t, doc)); err != nil {
+		t.Fatalf("handoff off after a swap: %v (routes now %d)", err, len(e.Status().Routes))
+	}
+	if got := echo(t, addr, "proxied"); got != "proxied" {
+		t.Fatalf("echo %q", got)
+	}
+}
+
+// TestHandoffDoubleKill: a second kill while the program is stopping does
+// not carry over to (and kill) the next program.
+func TestHandoffDoubleKill(t *testing.T) {
+	leakCheck(t)
+	pub := port(t)
+	addr := "127.0.0.1:" + pub
+	e := startEngine(t, mustConfig(t, `{"routes": {`+handoffRoute(pub, "", "-drain")+`}}`), Options{})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	io.WriteString(c, "x")
+	buf := make([]byte, 1)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		t.Fatal(err)
+	}
+	first := waitState(t, e, backend.Ready).PID
+	if err := e.Kill(pub + "/b"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the program drains its connection
+	e.Kill(pub + "/b")                 // still stopping: may or may not report an error
+	c.Close()
+	testutil.Eventually(t, 10*time.Second, gone(first))
+	waitState(t, e, backend.Dormant)
+	if got := echo(t, addr, "again"); got != "again" {
+		t.Fatalf("echo %q", got)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if st := e.Status().Routes[0].Backends[0]; st.Starts != 2 || st.State != backend.Ready {
+		t.Fatalf("the program started after the kills was killed too: %+v", st)
 	}
 }

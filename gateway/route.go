@@ -37,7 +37,8 @@ type route struct {
 	http    *httpproxy.Proxy
 	stdio   *stdioRoute
 	tcpPool atomic.Pointer[tcpPool]
-	hand    *handoffState // tcp with handoff: the socket goes to the program (handoff.go)
+	hand    *handoffState      // tcp with handoff: the socket goes to the program (handoff.go)
+	retired []*backend.Backend // hand-off only: programs swapped out by reloads, which may still hold the socket
 
 	serving   bool // serve was called (serveDone will close)
 	serveDone chan struct{}
@@ -345,6 +346,17 @@ func (r *route) commitSwap(e *Engine) {
 		r.tcpPool.Store(newTCPPool(s.backends, s.sel, s.cfg.ConnIdleTimeout.Std()))
 	}
 	r.backends, r.sel, r.cfg = s.backends, s.sel, s.cfg
+	if r.hand != nil {
+		live := r.retired[:0]
+		for _, b := range r.retired {
+			select {
+			case <-b.Closed():
+			default:
+				live = append(live, b)
+			}
+		}
+		r.retired = append(live, s.retired...)
+	}
 	r.warm(s.created)
 	e.closeBackendsBackground(s.retired)
 }
@@ -415,7 +427,10 @@ func (r *route) close(ctx context.Context) error {
 	// by now, and their processes must go even if ctx has expired.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
-	if err := r.closeBackends(bctx, r.backends); err != nil {
+	// A hand-off route's port is free once every program that holds its
+	// socket has exited: those swapped out by reloads too (closing in the
+	// background; Close waits for them).
+	if err := r.closeBackends(bctx, append(r.backends[:len(r.backends):len(r.backends)], r.retired...)); err != nil {
 		errs = append(errs, err)
 	}
 	if r.hand != nil {

@@ -173,10 +173,12 @@ type Backend struct {
 	lastPID  int
 	closing  bool
 
-	killCh chan struct{}
-	ctx    context.Context // canceled by Close: ends starts and supervision
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	killCh    chan struct{}
+	closed    chan struct{} // closed when Close has stopped the process
+	closeOnce sync.Once
+	ctx       context.Context // canceled by Close: ends starts and supervision
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 }
 
 // New returns a backend in state Dormant (Ready for a fixed address).
@@ -223,6 +225,7 @@ func New(cfg Config) (*Backend, error) {
 		logs:    proc.NewLogRing(cfg.LogBytes),
 		changed: make(chan struct{}),
 		killCh:  make(chan struct{}, 1),
+		closed:  make(chan struct{}),
 		since:   time.Now(),
 		ctx:     ctx,
 		cancel:  cancel,
@@ -511,6 +514,12 @@ func (b *Backend) supervise(att *attempt) {
 	b.event("ready")
 	readyAt := time.Now()
 	b.lastUsed.Store(readyAt.UnixNano())
+	// A Kill sent while the previous process was stopping (it was still
+	// b.proc then) was meant for that one, not for this.
+	select {
+	case <-b.killCh:
+	default:
+	}
 	b.finishStart(att, p, nil)
 
 	var idle <-chan time.Time
@@ -759,8 +768,12 @@ func (b *Backend) Close(ctx context.Context) error {
 	if b.cfg.OnClose != nil {
 		b.cfg.OnClose()
 	}
+	b.closeOnce.Do(func() { close(b.closed) })
 	return err
 }
+
+// Closed is closed once Close has stopped the process (and run OnClose).
+func (b *Backend) Closed() <-chan struct{} { return b.closed }
 
 // Stats returns a snapshot.
 func (b *Backend) Stats() Stats {
