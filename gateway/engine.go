@@ -474,6 +474,13 @@ func (e *Engine) newBackend(port string, r config.Route, i int, hand *handoffSta
 			sock = hand.sock
 			cfg.Addr = r.ListenAddr(port)
 			cfg.Busy = func() bool { n, _ := hand.busy(); return n > 0 }
+			prev := cfg.OnEvent
+			cfg.OnEvent = func(ev string) {
+				if prev != nil {
+					prev(ev)
+				}
+				hand.poke() // a process came or went: the watcher looks now, not at its next tick
+			}
 		case r.Readiness != nil && r.Readiness.Type == config.ReadySocket:
 			sock = newActivationSocket(bc.Addr(), name)
 			cfg.OnClose = sock.close

@@ -58,7 +58,7 @@ type handoffState struct {
 	port    int
 	backend atomic.Pointer[backend.Backend] // the current one (a reload may swap it)
 	tick    atomic.Int64                    // handoffTick of the route's idle_timeout (a reload may change it)
-	swapped chan struct{}                   // a reload swapped the backend: the watcher looks at once
+	wake    chan struct{}                   // a reload swapped the backend or its process changed: the watcher looks at once
 }
 
 // newHandoff prepares the socket of a hand-off route (opened by open).
@@ -72,7 +72,7 @@ func newHandoff(addr, name string) (*handoffState, error) {
 		return nil, fmt.Errorf("port %q: %w", ps, err)
 	}
 	return &handoffState{sock: newActivationSocket(addr, name), ip: net.ParseIP(host), port: port,
-		swapped: make(chan struct{}, 1)}, nil
+		wake: make(chan struct{}, 1)}, nil
 }
 
 // open listens on the route's address, or opens a new socket when the
@@ -217,13 +217,14 @@ type handoffWatch struct {
 	last int64            // connections last reported
 }
 
-// sleep waits d, or less if the route ends or a reload swaps the backend.
+// sleep waits d, or less if the route ends, a reload swaps the backend or
+// its process comes or goes (poke).
 func (w *handoffWatch) sleep(d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-w.ctx.Done():
-	case <-w.h.swapped:
+	case <-w.h.wake:
 	case <-t.C:
 	}
 }
@@ -231,8 +232,14 @@ func (w *handoffWatch) sleep(d time.Duration) {
 // setBackend makes b the route's program (the watcher notices at once).
 func (h *handoffState) setBackend(b *backend.Backend) {
 	h.backend.Store(b)
+	h.poke()
+}
+
+// poke wakes the watcher from its sleep: a program exited, was killed or
+// stopped, and a connection may be waiting for the next one.
+func (h *handoffState) poke() {
 	select {
-	case h.swapped <- struct{}{}:
+	case h.wake <- struct{}{}:
 	default:
 	}
 }
