@@ -325,9 +325,13 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
-// countConns counts the TCP sockets in this network namespace whose local
-// end is ip:port (any local address when ip is unspecified) and that are
-// neither listening nor finished (TIME_WAIT, CLOSE).
+// countConns counts the TCP connections in this network namespace whose
+// local end is ip:port (any local address when ip is unspecified) and that
+// a process holds: a socket with an inode. That leaves out the listening
+// socket, connections still in its backlog (pending counts those), and
+// the ones a program has closed whose TCP ending lingers (TIME_WAIT, and
+// orphaned FIN_WAIT2 for up to tcp_fin_timeout, which would otherwise
+// keep an idle program running).
 func countConns(ip net.IP, port int) (int, error) {
 	n := 0
 	for _, name := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
@@ -361,7 +365,8 @@ func countConnsIn(f *os.File, ip net.IP, port int) (int, error) {
 	sc.Scan() // header
 	n := 0
 	for sc.Scan() {
-		// "  sl  local_address rem_address   st ..."; local is HEXADDR:HEXPORT.
+		// "sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...";
+		// local is HEXADDR:HEXPORT.
 		fields := strings.Fields(sc.Text())
 		if len(fields) < 4 {
 			continue
@@ -377,6 +382,9 @@ func countConnsIn(f *os.File, ip net.IP, port int) (int, error) {
 		st, err := strconv.ParseUint(fields[3], 16, 8)
 		if err != nil || st == tcpListen || st == tcpTimeWait || st == tcpClose {
 			continue
+		}
+		if len(fields) < 10 || fields[9] == "0" {
+			continue // no inode: no process holds it (queued, or closed and ending)
 		}
 		if ip != nil && !ip.IsUnspecified() && !procAddr(addr).Equal(ip) {
 			continue

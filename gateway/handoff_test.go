@@ -270,8 +270,9 @@ func TestHandoffReload(t *testing.T) {
 }
 
 // TestCountConns: the kernel's socket table, read as the idle stop reads
-// it: connections to ip:port count whether accepted or still queued, on
-// that address only, and stop counting once closed.
+// it: accepted connections to ip:port count, on that address only; queued
+// ones do not (pending counts them), nor do those the program has closed
+// while the client has not (orphaned FIN_WAIT2).
 func TestCountConns(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -290,20 +291,31 @@ func TestCountConns(t *testing.T) {
 	if n := count(lo); n != 0 {
 		t.Fatalf("no connection yet: %d", n)
 	}
-	var clients []net.Conn
+	var accepted []net.Conn
 	for range 3 {
 		c, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}
-		clients = append(clients, c)
+		defer c.Close() // only at the end: the clients never close first
 	}
-	accepted, err := ln.Accept() // one accepted, two still in the backlog
+	a, err := ln.Accept() // one accepted, two still in the backlog
 	if err != nil {
 		t.Fatal(err)
 	}
+	accepted = append(accepted, a)
+	if n := count(lo); n != 1 {
+		t.Fatalf("1 accepted (2 queued): counted %d", n)
+	}
+	for range 2 {
+		a, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		accepted = append(accepted, a)
+	}
 	if n := count(lo); n != 3 {
-		t.Fatalf("3 connections, counted %d", n)
+		t.Fatalf("3 accepted: counted %d", n)
 	}
 	if n := count(net.IPv4zero); n != 3 {
 		t.Fatalf("any address: counted %d", n)
@@ -311,14 +323,13 @@ func TestCountConns(t *testing.T) {
 	if n := count(net.ParseIP("127.0.0.2")); n != 0 {
 		t.Fatalf("another address: counted %d", n)
 	}
-	for _, c := range clients {
-		c.Close()
+	// The program closes; the clients do not: FIN_WAIT2, held by no one.
+	for _, a := range accepted {
+		a.Close()
 	}
-	accepted.Close()
-	ln.Close() // the queued ones go with the listener
 	testutil.Eventually(t, 5*time.Second, func() error {
 		if n := count(lo); n != 0 {
-			return fmt.Errorf("%d still counted after close", n)
+			return fmt.Errorf("%d still counted after the program closed them", n)
 		}
 		return nil
 	})
