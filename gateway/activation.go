@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -28,12 +29,14 @@ const activationWrapper = `LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"`
 // backlog instead of being refused.
 type activationSocket struct {
 	addr string
+	refs int // readiness type socket: backends using it (Engine.socket); under Engine.sockMu
 
 	// mu is held for writing to open, replace or close the socket, and
-	// for reading while its descriptor is in use (polled, accepted on).
+	// for reading while its descriptor is in use (polled, accepted on,
+	// duplicated for a process).
 	mu     sync.RWMutex
 	name   string
-	f      *os.File // the listening socket; the process gets it as fd 3
+	f      *os.File // the listening socket
 	fd     int      // f's descriptor, -1 without one
 	closed bool
 }
@@ -42,19 +45,36 @@ func newActivationSocket(addr, name string) *activationSocket {
 	return &activationSocket{addr: addr, name: name, fd: -1}
 }
 
-// file returns the socket, opening it on first use, and opening a new one
-// when the old one no longer listens: a program may shut a socket it
-// shares down (some do, to wake their own accept threads at exit), and
-// the next program must not get a dead one.
-func (s *activationSocket) file(ctx context.Context) (*os.File, error) {
+// errNotListening: the socket left the listening state (a program called
+// shutdown on it: poll then reports a hang-up at once, forever), or the
+// new one could not be opened yet.
+var errNotListening = errors.New("the socket no longer listens")
+
+// listening reports whether fd is a listening socket.
+func listening(fd int) bool {
+	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	return err != nil || v == 1 // an error: not ours to judge; keep it
+}
+
+// open makes sure the socket is open and listening, opening a new one when
+// the old one no longer listens: a program may shut a socket it shares
+// down (some do, to wake their own accept threads at exit), and the next
+// program must not get a dead one.
+func (s *activationSocket) open(ctx context.Context) error {
+	s.mu.RLock()
+	ok := s.f != nil && listening(s.fd)
+	s.mu.RUnlock()
+	if ok {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, fmt.Errorf("socket activation %s: %w", s.addr, net.ErrClosed)
+		return fmt.Errorf("socket activation %s: %w", s.addr, net.ErrClosed)
 	}
 	if s.f != nil {
-		if v, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || v == 1 {
-			return s.f, nil
+		if listening(s.fd) {
+			return nil // replaced meanwhile
 		}
 		s.f.Close()
 		s.f, s.fd = nil, -1
@@ -62,7 +82,7 @@ func (s *activationSocket) file(ctx context.Context) (*os.File, error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", s.addr)
 	if err != nil {
-		return nil, fmt.Errorf("socket activation: listen %s: %w", s.addr, err)
+		return fmt.Errorf("socket activation: listen %s: %w", s.addr, err)
 	}
 	// File dups the descriptor; the socket stays open (and listening)
 	// through the dup once the net.Listener's own descriptor is closed.
@@ -70,13 +90,31 @@ func (s *activationSocket) file(ctx context.Context) (*os.File, error) {
 	f, err := ln.(*net.TCPListener).File()
 	ln.Close()
 	if err != nil {
-		return nil, fmt.Errorf("socket activation: %s: %w", s.addr, err)
+		return fmt.Errorf("socket activation: %s: %w", s.addr, err)
 	}
-	// Fd puts the descriptor in blocking mode, as the process gets it
-	// anyway (os/exec calls Fd on ExtraFiles; systemd passes blocking
-	// sockets too, and programs written for it expect that).
+	// Fd puts the descriptor in blocking mode: systemd passes blocking
+	// sockets, and programs written for it expect that.
 	s.f, s.fd = f, int(f.Fd())
-	return f, nil
+	return nil
+}
+
+// file returns a duplicate of the socket for a process to inherit (the
+// caller closes it once the process has started): the gateway's own copy
+// may be replaced or closed meanwhile without pulling it from under exec.
+func (s *activationSocket) file(ctx context.Context) (*os.File, error) {
+	if err := s.open(ctx); err != nil {
+		return nil, err
+	}
+	var f *os.File
+	err := s.withFD(func(fd int) error {
+		d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("socket activation %s: %w", s.addr, err)
+		}
+		f = os.NewFile(uintptr(d), s.name)
+		return nil
+	})
+	return f, err
 }
 
 // setName changes the name the next process gets in LISTEN_FDNAMES.
@@ -94,12 +132,16 @@ func (s *activationSocket) fdName() string {
 }
 
 // withFD runs fn with the socket's descriptor while it cannot be closed
-// or replaced; without a socket it returns net.ErrClosed.
+// or replaced. Without one it returns net.ErrClosed once closed, else
+// errNotListening (a replacement could not be opened yet).
 func (s *activationSocket) withFD(fn func(fd int) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.fd < 0 {
-		return net.ErrClosed
+		if s.closed {
+			return net.ErrClosed
+		}
+		return fmt.Errorf("%s: %w", s.addr, errNotListening)
 	}
 	return fn(s.fd)
 }

@@ -103,3 +103,37 @@ func TestSocketActivation(t *testing.T) {
 	}
 	ln.Close()
 }
+
+// TestSocketActivationReloadWhileOldDrains: a reload replaces a socket-
+// activated backend while the old one still has a request in flight (and
+// so keeps its socket open): the new backend takes the same socket over
+// instead of failing to bind the address.
+func TestSocketActivationReloadWhileOldDrains(t *testing.T) {
+	leakCheck(t)
+	pub, in := port(t), port(t)
+	doc := func(name string) string {
+		return `{"routes": {` + httpRoute(pub, "act", in, `"readiness": {"type": "socket"},`, "-name", name) + `}}`
+	}
+	e := startEngine(t, mustConfig(t, doc("v1")), Options{})
+	if code, body := get(t, "http://127.0.0.1:"+pub+"/"); code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	slow := make(chan int, 1)
+	go func() {
+		code, _ := get(t, "http://127.0.0.1:"+pub+"/slow?d=2s")
+		slow <- code
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if err := e.Reload(mustConfig(t, doc("v2"))); err != nil {
+		t.Fatal(err)
+	}
+	// Either process may answer: both accept on the one socket until the
+	// old one, drained, is stopped.
+	code, body := get(t, "http://127.0.0.1:"+pub+"/")
+	if code != 200 {
+		t.Errorf("request during the old backend's drain: %d %q", code, body)
+	}
+	if code := <-slow; code != 200 {
+		t.Errorf("the request in flight on the old backend: %d", code)
+	}
+}

@@ -92,6 +92,9 @@ type Engine struct {
 	closed  bool
 	done    chan struct{} // closed by Shutdown
 	bg      sync.WaitGroup
+
+	sockMu  sync.Mutex
+	sockets map[string]*activationSocket // readiness type socket, by address
 }
 
 // New validates cfg and returns an engine that has not opened anything yet.
@@ -386,6 +389,40 @@ func serverSettingsChanged(o, n config.Route) bool {
 		o.Handoff != n.Handoff
 }
 
+// socket returns the activation socket for addr, shared by every backend
+// that listens there: a reload's new backend takes over the old one's
+// socket (and its backlog) while the old one drains, instead of failing
+// to bind the address the old socket still holds. Released by
+// releaseSocket when each backend is closed.
+func (e *Engine) socket(addr, name string) *activationSocket {
+	e.sockMu.Lock()
+	defer e.sockMu.Unlock()
+	if e.sockets == nil {
+		e.sockets = map[string]*activationSocket{}
+	}
+	s := e.sockets[addr]
+	if s == nil {
+		s = newActivationSocket(addr, name)
+		e.sockets[addr] = s
+	}
+	s.setName(name)
+	s.refs++
+	return s
+}
+
+// releaseSocket drops a backend's use of s and closes it after the last.
+func (e *Engine) releaseSocket(s *activationSocket) {
+	e.sockMu.Lock()
+	defer e.sockMu.Unlock()
+	if s.refs--; s.refs > 0 {
+		return
+	}
+	if e.sockets[s.addr] == s {
+		delete(e.sockets, s.addr)
+	}
+	s.close()
+}
+
 // closeNow closes a hand-off route before Reload goes on (its programs
 // hold the port; they get SIGTERM and up to stop_grace), under e.mu.
 func (e *Engine) closeNow(r *route) {
@@ -482,8 +519,8 @@ func (e *Engine) newBackend(port string, r config.Route, i int, hand *handoffSta
 				hand.poke() // a process came or went: the watcher looks now, not at its next tick
 			}
 		case r.Readiness != nil && r.Readiness.Type == config.ReadySocket:
-			sock = newActivationSocket(bc.Addr(), name)
-			cfg.OnClose = sock.close
+			sock = e.socket(bc.Addr(), name)
+			cfg.OnClose = func() { e.releaseSocket(sock) }
 		}
 		cfg.Launch = e.launcher(bc, r.StopGrace.Std(), sock)
 		if rd := r.Readiness; rd != nil {
@@ -526,6 +563,7 @@ func (e *Engine) launcher(bc config.Backend, grace time.Duration, sock *activati
 			if err != nil {
 				return nil, err
 			}
+			defer f.Close() // the process has its own copy once started
 			spec.Path = "/bin/sh"
 			spec.Args = append([]string{"-c", activationWrapper, bc.Cmd}, bc.Args...)
 			spec.Env = activationEnv(env, sock.fdName())

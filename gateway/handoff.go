@@ -76,18 +76,11 @@ func newHandoff(addr, name string) (*handoffState, error) {
 }
 
 // open listens on the route's address, or opens a new socket when the
-// current one no longer listens (activationSocket.file).
-func (h *handoffState) open(ctx context.Context) error {
-	_, err := h.sock.file(ctx)
-	return err
-}
+// current one no longer listens (activationSocket.open).
+func (h *handoffState) open(ctx context.Context) error { return h.sock.open(ctx) }
 
 // close releases the gateway's copy of the socket.
 func (h *handoffState) close() { h.sock.close() }
-
-// errNotListening: the socket left the listening state (a program called
-// shutdown on it): poll reports a hang-up at once, forever.
-var errNotListening = errors.New("the socket no longer listens")
 
 // pending reports whether a connection waits in the backlog, waiting up
 // to timeout (0: answer at once).
@@ -195,6 +188,9 @@ func (r *route) serveHandoff() {
 			}
 			w.sleep(tick)
 		default: // Starting, Ready: a program runs (or is about to).
+			if _, err := w.h.pending(0); errors.Is(err, errNotListening) {
+				w.socketDied(b, err)
+			}
 			n := w.sample()
 			switch {
 			case n > 0 && w.held == nil:
@@ -273,6 +269,23 @@ func (w *handoffWatch) report(n int64) {
 	}
 	w.last = n
 	w.r.active.Store(n)
+}
+
+// socketDied handles a socket that stopped listening under a running
+// program (a program that shared it, such as one a reload replaced, shut it
+// down): a new socket is opened and the program, which cannot accept on the
+// dead one, is stopped; the next connection starts a program with the new one.
+func (w *handoffWatch) socketDied(b *backend.Backend, err error) {
+	w.r.e.log.Warn("handoff: the route's socket stopped listening under its program; opening a new one and restarting the program",
+		logging.KeyRoute, w.r.port, logging.KeyBackend, b.Name(), logging.KeyErr, err)
+	if err := w.h.open(w.ctx); err != nil {
+		w.r.e.log.Warn("handoff: reopening the socket", logging.KeyRoute, w.r.port, logging.KeyErr, err)
+		return // the watcher tries again at its next look
+	}
+	w.release()
+	if err := b.Kill(); err != nil {
+		w.r.e.log.Debug("handoff: stopping the program", logging.KeyRoute, w.r.port, logging.KeyErr, err)
+	}
 }
 
 // waitAndStart waits (a while) for a connection in the backlog and starts

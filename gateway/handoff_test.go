@@ -687,3 +687,87 @@ func TestHandoffDoubleKill(t *testing.T) {
 		t.Fatalf("the program started after the kills was killed too: %+v", st)
 	}
 }
+
+// TestHandoffReopenRetried: a program shuts the shared socket down and
+// squats on the port with a socket of its own until it exits; the gateway's
+// attempts to open a new socket fail meanwhile and are retried, so the
+// port comes back once the program is gone.
+func TestHandoffReopenRetried(t *testing.T) {
+	leakCheck(t)
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("needs python3 for a program that shuts its socket down")
+	}
+	pub := port(t)
+	addr := "127.0.0.1:" + pub
+	script := `import socket,time
+s=socket.socket(fileno=3); p=s.getsockname()[1]; s.shutdown(socket.SHUT_RDWR)
+q=socket.socket(); q.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+q.bind(("127.0.0.1", p)); q.listen(); time.sleep(1.5)`
+	doc := fmt.Sprintf(`{"routes": {%q: {"name": "h", "protocol": "tcp", "handoff": true, "backends": [{"name": "b", "cmd": %q, "args": %s}]}}}`,
+		pub, py, jsonList("-c", script))
+	e := startEngine(t, mustConfig(t, doc), Options{})
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+	}
+	testutil.Eventually(t, 10*time.Second, func() error {
+		if st := e.Status().Routes[0].Backends[0]; st.Starts == 0 || st.State == backend.Ready || st.State == backend.Starting {
+			return fmt.Errorf("state %+v", st)
+		}
+		return nil
+	})
+	// The program is gone: the gateway listens again, and a connection
+	// starts the next program.
+	testutil.Eventually(t, 10*time.Second, func() error {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		c.Close()
+		if st := e.Status().Routes[0].Backends[0]; st.Starts < 2 {
+			return fmt.Errorf("no new start: %+v", st)
+		}
+		return nil
+	})
+}
+
+// TestHandoffRetiredProgramShutsSocketDown: the program a reload swapped
+// out shuts the shared socket down on SIGTERM, while its successor already
+// runs on that socket: the gateway opens a new socket and restarts the
+// successor on it, so the route serves again.
+func TestHandoffRetiredProgramShutsSocketDown(t *testing.T) {
+	leakCheck(t)
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("needs python3 for a program that shuts its socket down")
+	}
+	pub := port(t)
+	addr := "127.0.0.1:" + pub
+	script := `import signal,socket,time,sys
+s=socket.socket(fileno=3)
+def term(*a):
+    time.sleep(1); s.shutdown(socket.SHUT_RDWR); sys.exit(0)
+signal.signal(signal.SIGTERM, term)
+while True:
+    c,_=s.accept(); d=c.recv(100); c.sendall(d); c.close()`
+	v1 := fmt.Sprintf(`{"routes": {%q: {"name": "h", "protocol": "tcp", "handoff": true, "backends": [{"name": "b", "cmd": %q, "args": %s}]}}}`,
+		pub, py, jsonList("-c", script))
+	e := startEngine(t, mustConfig(t, v1), Options{})
+	if got, err := tryEcho(addr, "one"); got != "one" {
+		t.Fatalf("echo %q %v", got, err)
+	}
+	if err := e.Reload(mustConfig(t, `{"routes": {`+handoffRoute(pub, "")+`}}`)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // v1 sleeps in its handler: this connection starts v2
+	if got, err := tryEcho(addr, "two"); got != "two" {
+		t.Fatalf("echo %q %v", got, err)
+	}
+	time.Sleep(2 * time.Second) // v1 has shut the socket down and exited
+	testutil.Eventually(t, 10*time.Second, func() error {
+		if got, err := tryEcho(addr, "three"); got != "three" {
+			return fmt.Errorf("echo %q %v; status %+v", got, err, e.Status().Routes[0].Backends[0])
+		}
+		return nil
+	})
+}
