@@ -535,7 +535,11 @@ func (e *Engine) newBackend(port string, r config.Route, i int, hand *handoffSta
 			}
 		}
 	}
-	return backend.New(cfg)
+	b, err := backend.New(cfg)
+	if err != nil && cfg.OnClose != nil {
+		cfg.OnClose() // what the launcher took (a shared socket's use) is given back
+	}
+	return b, err
 }
 
 // launcher starts a backend's process through package proc.
