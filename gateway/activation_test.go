@@ -137,3 +137,22 @@ func TestSocketActivationReloadWhileOldDrains(t *testing.T) {
 		t.Errorf("the request in flight on the old backend: %d", code)
 	}
 }
+
+// TestSocketActivationRoutesDoNotShare: two routes whose socket-activated
+// backends name the same internal address do not share one socket (and
+// so each other's traffic): the second cannot bind it and fails loudly.
+func TestSocketActivationRoutesDoNotShare(t *testing.T) {
+	leakCheck(t)
+	pa, pb, in := port(t), port(t), port(t)
+	doc := `{"routes": {` + httpRoute(pa, "a", in, `"readiness": {"type": "socket"},`, "-name", "A") + `, ` +
+		httpRoute(pb, "b", in, `"readiness": {"type": "socket"},`, "-name", "B") + `}}`
+	startEngine(t, mustConfig(t, doc), Options{})
+	if code, body := get(t, "http://127.0.0.1:"+pa+"/"); code != 200 || !strings.HasPrefix(body, "A ") {
+		t.Fatalf("route a: %d %q", code, body)
+	}
+	if code, body := get(t, "http://127.0.0.1:"+pb+"/"); code == 200 || strings.Contains(body, "A ") {
+		t.Fatalf("route b answered through route a's socket: %d %q", code, body)
+	} else if !strings.Contains(body, "address already in use") {
+		t.Fatalf("route b: %d %q, want the bind failure", code, body)
+	}
+}

@@ -94,7 +94,7 @@ type Engine struct {
 	bg      sync.WaitGroup
 
 	sockMu  sync.Mutex
-	sockets map[string]*activationSocket // readiness type socket, by address
+	sockets map[string]*activationSocket // readiness type socket, by route port and address
 }
 
 // New validates cfg and returns an engine that has not opened anything yet.
@@ -389,21 +389,25 @@ func serverSettingsChanged(o, n config.Route) bool {
 		o.Handoff != n.Handoff
 }
 
-// socket returns the activation socket for addr, shared by every backend
-// that listens there: a reload's new backend takes over the old one's
-// socket (and its backlog) while the old one drains, instead of failing
-// to bind the address the old socket still holds. Released by
-// releaseSocket when each backend is closed.
-func (e *Engine) socket(addr, name string) *activationSocket {
+// socket returns the activation socket for addr of the route on port,
+// shared by the route's backends that listen there: a reload's new backend
+// takes over the old one's socket (and its backlog) while the old one
+// drains, instead of failing to bind the address the old socket still
+// holds. Another route's backend on the same address gets its own (and
+// fails to bind it, as it should). Released by releaseSocket when each
+// backend is closed.
+func (e *Engine) socket(port, addr, name string) *activationSocket {
 	e.sockMu.Lock()
 	defer e.sockMu.Unlock()
 	if e.sockets == nil {
 		e.sockets = map[string]*activationSocket{}
 	}
-	s := e.sockets[addr]
+	key := port + " " + addr
+	s := e.sockets[key]
 	if s == nil {
 		s = newActivationSocket(addr, name)
-		e.sockets[addr] = s
+		s.key = key
+		e.sockets[key] = s
 	}
 	s.setName(name)
 	s.refs++
@@ -417,8 +421,8 @@ func (e *Engine) releaseSocket(s *activationSocket) {
 	if s.refs--; s.refs > 0 {
 		return
 	}
-	if e.sockets[s.addr] == s {
-		delete(e.sockets, s.addr)
+	if e.sockets[s.key] == s {
+		delete(e.sockets, s.key)
 	}
 	s.close()
 }
@@ -519,7 +523,7 @@ func (e *Engine) newBackend(port string, r config.Route, i int, hand *handoffSta
 				hand.poke() // a process came or went: the watcher looks now, not at its next tick
 			}
 		case r.Readiness != nil && r.Readiness.Type == config.ReadySocket:
-			sock = e.socket(bc.Addr(), name)
+			sock = e.socket(port, bc.Addr(), name)
 			cfg.OnClose = func() { e.releaseSocket(sock) }
 		}
 		cfg.Launch = e.launcher(bc, r.StopGrace.Std(), sock)
