@@ -39,6 +39,7 @@ type activationSocket struct {
 	name   string
 	f      *os.File // the listening socket
 	fd     int      // f's descriptor, -1 without one
+	opened bool     // open has succeeded once
 	closed bool
 }
 
@@ -95,8 +96,16 @@ func (s *activationSocket) open(ctx context.Context) error {
 	}
 	// Fd puts the descriptor in blocking mode: systemd passes blocking
 	// sockets, and programs written for it expect that.
-	s.f, s.fd = f, int(f.Fd())
+	s.f, s.fd, s.opened = f, int(f.Fd()), true
 	return nil
+}
+
+// dead reports whether the socket was open once and no longer listens (a
+// program shut it down, or its replacement could not be opened yet).
+func (s *activationSocket) dead() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.opened && !s.closed && (s.f == nil || !listening(s.fd))
 }
 
 // file returns a duplicate of the socket for a process to inherit (the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -155,4 +156,64 @@ func TestSocketActivationRoutesDoNotShare(t *testing.T) {
 	} else if !strings.Contains(body, "address already in use") {
 		t.Fatalf("route b: %d %q, want the bind failure", code, body)
 	}
+}
+
+// TestSocketActivationSharedSocketShutDown: the backend a reload replaced
+// shuts the shared socket down when stopped, while its successor already
+// runs on it: the gateway opens a new socket and restarts the successor
+// on it, so the route recovers (it answered 502 for as long as the
+// successor lived).
+func TestSocketActivationSharedSocketShutDown(t *testing.T) {
+	leakCheck(t)
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("needs python3 for a program that shuts its socket down")
+	}
+	pub, in := port(t), port(t)
+	script := `import signal,socket,time,os
+s=socket.socket(fileno=3)
+def term(*a):
+    time.sleep(1); s.shutdown(socket.SHUT_RDWR); os._exit(0)
+signal.signal(signal.SIGTERM, term)
+while True:
+    c,_=s.accept(); c.recv(65536); c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nv1"); c.close()`
+	v1 := fmt.Sprintf(`{"routes": {%q: {"name": "act", "readiness": {"type": "socket"}, "backends": [{"name": "b", "cmd": %q, "args": %s, "internal_port": %q}]}}}`,
+		pub, py, jsonList("-c", script), in)
+	e := startEngine(t, mustConfig(t, v1), Options{})
+	if code, body := get(t, "http://127.0.0.1:"+pub+"/"); code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	if err := e.Reload(mustConfig(t, `{"routes": {`+httpRoute(pub, "act", in, `"readiness": {"type": "socket"},`, "-name", "v2")+`}}`)); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 { // starts v2 on the shared socket while v1 is still stopping
+		get(t, "http://127.0.0.1:"+pub+"/")
+	}
+	time.Sleep(1500 * time.Millisecond) // v1 shuts the socket down and exits
+	testutil.Eventually(t, 15*time.Second, func() error {
+		c, err := net.Dial("tcp", "127.0.0.1:"+in)
+		if err != nil {
+			return fmt.Errorf("the backend's socket: %v; status %+v", err, e.Status().Routes[0].Backends[0])
+		}
+		c.Close()
+		// Concurrent requests need new connections to the backend.
+		codes := make(chan int, 4)
+		for range 4 {
+			go func() {
+				resp, err := httpc.Get("http://127.0.0.1:" + pub + "/slow?d=100ms")
+				if err != nil {
+					codes <- 0
+					return
+				}
+				resp.Body.Close()
+				codes <- resp.StatusCode
+			}()
+		}
+		for range 4 {
+			if c := <-codes; c != 200 {
+				return fmt.Errorf("a request answered %d", c)
+			}
+		}
+		return nil
+	})
 }

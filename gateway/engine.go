@@ -93,8 +93,7 @@ type Engine struct {
 	done    chan struct{} // closed by Shutdown
 	bg      sync.WaitGroup
 
-	sockMu  sync.Mutex
-	sockets map[string]*activationSocket // readiness type socket, by route port and address
+	sockets socketShare // readiness type socket
 }
 
 // New validates cfg and returns an engine that has not opened anything yet.
@@ -389,44 +388,6 @@ func serverSettingsChanged(o, n config.Route) bool {
 		o.Handoff != n.Handoff
 }
 
-// socket returns the activation socket for addr of the route on port,
-// shared by the route's backends that listen there: a reload's new backend
-// takes over the old one's socket (and its backlog) while the old one
-// drains, instead of failing to bind the address the old socket still
-// holds. Another route's backend on the same address gets its own (and
-// fails to bind it, as it should). Released by releaseSocket when each
-// backend is closed.
-func (e *Engine) socket(port, addr, name string) *activationSocket {
-	e.sockMu.Lock()
-	defer e.sockMu.Unlock()
-	if e.sockets == nil {
-		e.sockets = map[string]*activationSocket{}
-	}
-	key := port + " " + addr
-	s := e.sockets[key]
-	if s == nil {
-		s = newActivationSocket(addr, name)
-		s.key = key
-		e.sockets[key] = s
-	}
-	s.setName(name)
-	s.refs++
-	return s
-}
-
-// releaseSocket drops a backend's use of s and closes it after the last.
-func (e *Engine) releaseSocket(s *activationSocket) {
-	e.sockMu.Lock()
-	defer e.sockMu.Unlock()
-	if s.refs--; s.refs > 0 {
-		return
-	}
-	if e.sockets[s.key] == s {
-		delete(e.sockets, s.key)
-	}
-	s.close()
-}
-
 // closeNow closes a hand-off route before Reload goes on (its programs
 // hold the port; they get SIGTERM and up to stop_grace), under e.mu.
 func (e *Engine) closeNow(r *route) {
@@ -476,6 +437,8 @@ func (e *Engine) closeBackendsBackground(bs []*backend.Backend) {
 // hand is the route's socket when it is a hand-off route (owned by the
 // route: every backend the route has over reloads gets the same socket).
 func (e *Engine) newBackend(port string, r config.Route, i int, hand *handoffState) (*backend.Backend, error) {
+	var self *backend.Backend // the backend built here, for callbacks set up before it exists
+	var shared *activationSocket
 	bc := r.Backends[i]
 	name := config.BackendName(bc, i)
 	cfg := backend.Config{
@@ -523,8 +486,9 @@ func (e *Engine) newBackend(port string, r config.Route, i int, hand *handoffSta
 				hand.poke() // a process came or went: the watcher looks now, not at its next tick
 			}
 		case r.Readiness != nil && r.Readiness.Type == config.ReadySocket:
-			sock = e.socket(port, bc.Addr(), name)
-			cfg.OnClose = func() { e.releaseSocket(sock) }
+			sock = e.sockets.get(port, bc.Addr(), name)
+			shared = sock
+			cfg.OnClose = func() { e.sockets.release(shared, self) }
 		}
 		cfg.Launch = e.launcher(bc, r.StopGrace.Std(), sock)
 		if rd := r.Readiness; rd != nil {
@@ -540,10 +504,17 @@ func (e *Engine) newBackend(port string, r config.Route, i int, hand *handoffSta
 		}
 	}
 	b, err := backend.New(cfg)
-	if err != nil && cfg.OnClose != nil {
-		cfg.OnClose() // what the launcher took (a shared socket's use) is given back
+	if err != nil {
+		if cfg.OnClose != nil {
+			cfg.OnClose() // what the launcher took (a shared socket's use) is given back
+		}
+		return nil, err
 	}
-	return b, err
+	self = b
+	if shared != nil {
+		e.sockets.use(shared, b)
+	}
+	return b, nil
 }
 
 // launcher starts a backend's process through package proc.

@@ -1,0 +1,121 @@
+package gateway
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/warren-mesh/warren/gateway/backend"
+)
+
+// socketShare holds the activation sockets of readiness type socket, one
+// per route and internal address, shared by the route's backends there: a
+// reload's new backend takes over the old one's socket (and its backlog)
+// while the old one drains, instead of failing to bind the address the old
+// socket still holds. Another route's backend on the same address gets its
+// own (and fails to bind it, as it should).
+//
+// A shared socket is watched while it has users: if a program shuts it
+// down (shutdown(2) on an inherited socket; a retired program may do so
+// while its successor already runs on it), the programs still on it can no
+// longer accept. The watcher then opens a new socket and stops them; the
+// next request starts a program on the new one.
+type socketShare struct {
+	mu sync.Mutex
+	m  map[string]*sharedSocket // by socketKey
+}
+
+type sharedSocket struct {
+	sock  *activationSocket
+	refs  int                       // backends built on it (get), given back by release
+	users map[*backend.Backend]bool // those of them that exist (use)
+	stop  chan struct{}             // closed when refs drops to 0: ends the watcher
+}
+
+// shareCheck is how often a shared socket is checked for a shutdown.
+const shareCheck = time.Second
+
+func socketKey(port, addr string) string { return port + " " + addr }
+
+// get returns the socket for addr on the route of port, for a backend
+// about to be built (release gives it back).
+func (sh *socketShare) get(port, addr, name string) *activationSocket {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.m == nil {
+		sh.m = map[string]*sharedSocket{}
+	}
+	key := socketKey(port, addr)
+	if ss := sh.m[key]; ss != nil {
+		ss.sock.setName(name)
+		ss.refs++
+		return ss.sock
+	}
+	s := newActivationSocket(addr, name)
+	s.key = key
+	ss := &sharedSocket{sock: s, refs: 1, users: map[*backend.Backend]bool{}, stop: make(chan struct{})}
+	sh.m[key] = ss
+	go sh.watch(ss)
+	return s
+}
+
+// use records b, built on s, as one of its users.
+func (sh *socketShare) use(s *activationSocket, b *backend.Backend) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if ss := sh.m[s.key]; ss != nil && ss.sock == s {
+		ss.users[b] = true
+	}
+}
+
+// release gives back a backend's use of s (b may be nil: the backend was
+// never built) and closes the socket after the last.
+func (sh *socketShare) release(s *activationSocket, b *backend.Backend) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	ss := sh.m[s.key]
+	if ss == nil || ss.sock != s {
+		return
+	}
+	delete(ss.users, b)
+	if ss.refs--; ss.refs > 0 {
+		return
+	}
+	delete(sh.m, s.key)
+	close(ss.stop)
+	s.close()
+}
+
+// watch replaces ss's socket when a program has shut it down under the
+// programs still using it, and stops those (they cannot accept on it).
+func (sh *socketShare) watch(ss *sharedSocket) {
+	t := time.NewTicker(shareCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ss.stop:
+			return
+		case <-t.C:
+		}
+		if !ss.sock.dead() {
+			continue
+		}
+		sh.mu.Lock()
+		users := make([]*backend.Backend, 0, len(ss.users))
+		for b := range ss.users {
+			users = append(users, b)
+		}
+		sh.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := ss.sock.open(ctx)
+		cancel()
+		if err != nil {
+			continue // the address is taken meanwhile: next time
+		}
+		for _, b := range users {
+			if st := b.State(); st == backend.Ready || st == backend.Starting {
+				b.Kill()
+			}
+		}
+	}
+}
