@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -165,10 +164,7 @@ func TestSocketActivationRoutesDoNotShare(t *testing.T) {
 // successor lived).
 func TestSocketActivationSharedSocketShutDown(t *testing.T) {
 	leakCheck(t)
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("needs python3 for a program that shuts its socket down")
-	}
+	py := needPython(t)
 	pub, in := port(t), port(t)
 	script := `import signal,socket,time,os
 s=socket.socket(fileno=3)

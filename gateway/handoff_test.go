@@ -488,14 +488,10 @@ func TestHandoffReloadStopsOldProgram(t *testing.T) {
 // hang-up poll reports, and the next program serves.
 func TestHandoffSocketShutDownByProgram(t *testing.T) {
 	leakCheck(t)
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("needs python3 for a program that shuts its socket down")
-	}
+	py := needPython(t)
 	pub := port(t)
 	addr := "127.0.0.1:" + pub
-	doc := fmt.Sprintf(`{"routes": {%q: {"name": "h", "protocol": "tcp", "handoff": true, "backends": [{"name": "b", "cmd": %q, "args": %s}]}}}`,
-		pub, py, jsonList("-c", "import socket,time; s=socket.socket(fileno=3); s.shutdown(socket.SHUT_RDWR); time.sleep(0.2)"))
+	doc := `{"routes": {` + scriptRoute(pub, py, "", "import socket,time; s=socket.socket(fileno=3); s.shutdown(socket.SHUT_RDWR); time.sleep(0.2)") + `}}`
 	e := startEngine(t, mustConfig(t, doc), Options{})
 	if c, err := net.Dial("tcp", addr); err == nil {
 		c.Close()
@@ -579,10 +575,7 @@ func TestHandoffRefuseNeverBlocks(t *testing.T) {
 // gets a new, listening socket (not the dead one).
 func TestHandoffRestartGetsLiveSocket(t *testing.T) {
 	leakCheck(t)
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("needs python3 for a program that shuts its socket down")
-	}
+	py := needPython(t)
 	pub := port(t)
 	addr := "127.0.0.1:" + pub
 	marker := filepath.Join(t.TempDir(), "ran")
@@ -594,8 +587,7 @@ if os.path.exists(m):
     os.execv(sys.argv[2], [sys.argv[2], "-tcp", "127.0.0.1:1"])
 open(m,"w").close()
 s=socket.socket(fileno=3); s.shutdown(socket.SHUT_RDWR); time.sleep(1.2)`
-	doc := fmt.Sprintf(`{"routes": {%q: {"name": "h", "protocol": "tcp", "handoff": true, "restart": {"policy": "always"}, "backends": [{"name": "b", "cmd": %q, "args": %s}]}}}`,
-		pub, py, jsonList("-c", script, marker, backendBin))
+	doc := `{"routes": {` + scriptRoute(pub, py, `"restart": {"policy": "always"},`, script, marker, backendBin) + `}}`
 	e := startEngine(t, mustConfig(t, doc), Options{})
 	testutil.Eventually(t, 10*time.Second, func() error {
 		if st := e.Status().Routes[0].Backends[0]; st.Starts < 2 {
@@ -617,10 +609,7 @@ s=socket.socket(fileno=3); s.shutdown(socket.SHUT_RDWR); time.sleep(1.2)`
 // waits for it instead of failing on a port in use.
 func TestHandoffRetiredProgramReleasesPort(t *testing.T) {
 	leakCheck(t)
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("needs python3 for a program that exits slowly")
-	}
+	py := needPython(t)
 	pub := port(t)
 	addr := "127.0.0.1:" + pub
 	script := `import signal,socket,time,sys
@@ -631,8 +620,7 @@ signal.signal(signal.SIGTERM, term)
 while True:
     c,_=s.accept(); d=c.recv(100); c.sendall(d); c.close()`
 	route := func(v string) string {
-		return fmt.Sprintf(`{"routes": {%q: {"name": "h", "protocol": "tcp", "handoff": true, "backends": [{"name": "b", "cmd": %q, "args": %s}]}}}`,
-			pub, py, jsonList("-c", script, v))
+		return `{"routes": {` + scriptRoute(pub, py, "", script, v) + `}}`
 	}
 	e := startEngine(t, mustConfig(t, route("v1")), Options{})
 	if got, err := tryEcho(addr, "one"); got != "one" {
@@ -694,18 +682,14 @@ func TestHandoffDoubleKill(t *testing.T) {
 // port comes back once the program is gone.
 func TestHandoffReopenRetried(t *testing.T) {
 	leakCheck(t)
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("needs python3 for a program that shuts its socket down")
-	}
+	py := needPython(t)
 	pub := port(t)
 	addr := "127.0.0.1:" + pub
 	script := `import socket,time
 s=socket.socket(fileno=3); p=s.getsockname()[1]; s.shutdown(socket.SHUT_RDWR)
 q=socket.socket(); q.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 q.bind(("127.0.0.1", p)); q.listen(); time.sleep(1.5)`
-	doc := fmt.Sprintf(`{"routes": {%q: {"name": "h", "protocol": "tcp", "handoff": true, "backends": [{"name": "b", "cmd": %q, "args": %s}]}}}`,
-		pub, py, jsonList("-c", script))
+	doc := `{"routes": {` + scriptRoute(pub, py, "", script) + `}}`
 	e := startEngine(t, mustConfig(t, doc), Options{})
 	if c, err := net.Dial("tcp", addr); err == nil {
 		c.Close()
@@ -737,10 +721,7 @@ q.bind(("127.0.0.1", p)); q.listen(); time.sleep(1.5)`
 // successor on it, so the route serves again.
 func TestHandoffRetiredProgramShutsSocketDown(t *testing.T) {
 	leakCheck(t)
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("needs python3 for a program that shuts its socket down")
-	}
+	py := needPython(t)
 	pub := port(t)
 	addr := "127.0.0.1:" + pub
 	script := `import signal,socket,time,sys
@@ -750,8 +731,7 @@ def term(*a):
 signal.signal(signal.SIGTERM, term)
 while True:
     c,_=s.accept(); d=c.recv(100); c.sendall(d); c.close()`
-	v1 := fmt.Sprintf(`{"routes": {%q: {"name": "h", "protocol": "tcp", "handoff": true, "backends": [{"name": "b", "cmd": %q, "args": %s}]}}}`,
-		pub, py, jsonList("-c", script))
+	v1 := `{"routes": {` + scriptRoute(pub, py, "", script) + `}}`
 	e := startEngine(t, mustConfig(t, v1), Options{})
 	if got, err := tryEcho(addr, "one"); got != "one" {
 		t.Fatalf("echo %q %v", got, err)
@@ -770,4 +750,22 @@ while True:
 		}
 		return nil
 	})
+}
+
+// needPython returns python3's path, for programs that do what the test
+// backend does not (shut an inherited socket down, exit slowly), or skips.
+func needPython(t *testing.T) string {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("needs python3 for a program written for this test")
+	}
+	return py
+}
+
+// scriptRoute is a handoff route whose program is a python script (with
+// args after it), with extra route fields.
+func scriptRoute(pub, py, extra, script string, args ...string) string {
+	return fmt.Sprintf(`%q: {"name": "h", "protocol": "tcp", "handoff": true, %s "backends": [{"name": "b", "cmd": %q, "args": %s}]}`,
+		pub, extra, py, jsonList(append([]string{"-c", script}, args...)...))
 }
