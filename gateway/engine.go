@@ -486,7 +486,7 @@ func (e *Engine) newBackend(port string, r config.Route, i int, hand *handoffSta
 				hand.poke() // a process came or went: the watcher looks now, not at its next tick
 			}
 		case r.Readiness != nil && r.Readiness.Type == config.ReadySocket:
-			sock = e.sockets.get(port, bc.Addr(), name)
+			sock = e.sockets.get(bc.Addr(), name)
 			shared = sock
 			cfg.OnClose = func() { e.sockets.release(shared, self) }
 		}

@@ -9,11 +9,10 @@ import (
 )
 
 // socketShare holds the activation sockets of readiness type socket, one
-// per route and internal address, shared by the route's backends there: a
-// reload's new backend takes over the old one's socket (and its backlog)
-// while the old one drains, instead of failing to bind the address the old
-// socket still holds. Another route's backend on the same address gets its
-// own (and fails to bind it, as it should).
+// per internal address, shared by the backends there: a reload's new
+// backend takes over the old one's socket (and its backlog) while the old
+// one drains, instead of failing to bind the address the old socket still
+// holds (also when the reload moves the route to another public port).
 //
 // A shared socket is watched while it has users: if a program shuts it
 // down (shutdown(2) on an inherited socket; a retired program may do so
@@ -35,17 +34,21 @@ type sharedSocket struct {
 // shareCheck is how often a shared socket is checked for a shutdown.
 const shareCheck = time.Second
 
-func socketKey(port, addr string) string { return port + " " + addr }
+// socketKey is the address alone: config validation refuses two
+// socket-activated backends on one address among live routes, so a
+// second user of a key is a reload's successor, in the same route or in
+// the route that replaces it on another port.
+func socketKey(addr string) string { return addr }
 
-// get returns the socket for addr on the route of port, for a backend
-// about to be built (release gives it back).
-func (sh *socketShare) get(port, addr, name string) *activationSocket {
+// get returns the socket for addr, for a backend about to be built
+// (release gives it back).
+func (sh *socketShare) get(addr, name string) *activationSocket {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.m == nil {
 		sh.m = map[string]*sharedSocket{}
 	}
-	key := socketKey(port, addr)
+	key := socketKey(addr)
 	if ss := sh.m[key]; ss != nil {
 		ss.sock.setName(name)
 		ss.refs++

@@ -1,6 +1,10 @@
 package config
 
-import "strconv"
+import (
+	"fmt"
+	"net"
+	"strconv"
+)
 
 // ReadySocket is readiness by socket activation: the gateway itself opens
 // the backend's listening socket on internal_host:internal_port and hands
@@ -27,4 +31,36 @@ func validateSocketReadiness(rp string, r Route, add func(string, string, ...any
 			add(rp+".backends["+strconv.Itoa(i)+"].internal_port", "readiness type socket needs the port the gateway opens for the backend")
 		}
 	}
+}
+
+// checkSocketAddrs refuses two programs with readiness type socket on one
+// internal address: the gateway opens one socket per address, and two
+// programs accepting on it would serve each other's traffic.
+func (c Config) checkSocketAddrs() []*FieldError {
+	var errs []*FieldError
+	seen := map[string]string{} // host:port -> path of the first backend there
+	for _, port := range c.Ports() {
+		r := c.Routes[port]
+		if r.Handoff || r.Readiness == nil || r.Readiness.Type != ReadySocket {
+			continue
+		}
+		for i, b := range r.Backends {
+			if b.Kind() != KindProcess || b.InternalPort == "" {
+				continue
+			}
+			host := b.InternalHost
+			if host == "" {
+				host = DefaultInternalHost
+			}
+			addr := net.JoinHostPort(host, b.InternalPort)
+			path := fmt.Sprintf("routes[%q].backends[%d]", port, i)
+			if first, ok := seen[addr]; ok {
+				errs = append(errs, fieldErr(path+".internal_port",
+					"%s is also the socket of %s (readiness type socket): two programs cannot share one", addr, first))
+				continue
+			}
+			seen[addr] = path
+		}
+	}
+	return errs
 }

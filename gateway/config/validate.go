@@ -99,6 +99,7 @@ func (c Config) Validate() error {
 		if err := c.checkLoops(); err != nil {
 			errs = append(errs, err)
 		}
+		errs = append(errs, c.checkSocketAddrs()...)
 	}
 	if len(errs) == 0 {
 		return nil
