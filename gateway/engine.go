@@ -220,6 +220,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	e.bg.Wait()
+	e.sockets.wait() // every backend is closed: their sockets' watchers end
 	e.log.Info("gateway stopped")
 	return errors.Join(errs...)
 }

@@ -20,9 +20,13 @@ import (
 // longer accept. The watcher then opens a new socket and stops them; the
 // next request starts a program on the new one.
 type socketShare struct {
-	mu sync.Mutex
-	m  map[string]*sharedSocket // by socketKey
+	mu       sync.Mutex
+	m        map[string]*sharedSocket // by socketKey
+	watchers sync.WaitGroup
 }
+
+// wait returns once every watcher has ended (after the last release).
+func (sh *socketShare) wait() { sh.watchers.Wait() }
 
 type sharedSocket struct {
 	sock  *activationSocket
@@ -58,7 +62,7 @@ func (sh *socketShare) get(addr, name string) *activationSocket {
 	s.key = key
 	ss := &sharedSocket{sock: s, refs: 1, users: map[*backend.Backend]bool{}, stop: make(chan struct{})}
 	sh.m[key] = ss
-	go sh.watch(ss)
+	sh.watchers.Go(func() { sh.watch(ss) })
 	return s
 }
 
