@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -221,10 +222,11 @@ while True:
 		}
 		c.Close()
 		// Concurrent requests need new connections to the backend.
+		hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
 		codes := make(chan int, 4)
 		for range 4 {
 			go func() {
-				resp, err := httpc.Get("http://127.0.0.1:" + pub + "/slow?d=100ms")
+				resp, err := hc.Get("http://127.0.0.1:" + pub + "/slow?d=100ms")
 				if err != nil {
 					codes <- 0
 					return

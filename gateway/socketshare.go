@@ -17,8 +17,8 @@ import (
 // A shared socket is watched while it has users: if a program shuts it
 // down (shutdown(2) on an inherited socket; a retired program may do so
 // while its successor already runs on it), the programs still on it can no
-// longer accept. The watcher then opens a new socket and stops them; the
-// next request starts a program on the new one.
+// longer accept. The watcher then opens a new socket, stops them and
+// starts them again on the new one.
 type socketShare struct {
 	mu       sync.Mutex
 	m        map[string]*sharedSocket // by socketKey
@@ -120,9 +120,40 @@ func (sh *socketShare) watch(ss *sharedSocket) {
 			continue // the address is taken meanwhile: next time
 		}
 		for _, b := range users {
-			if st := b.State(); st == backend.Ready || st == backend.Starting {
-				b.Kill()
+			if st := b.State(); st != backend.Ready && st != backend.Starting {
+				continue
 			}
+			if b.Kill() != nil {
+				continue
+			}
+			// Requests may already be queued on the new socket (sent
+			// while the program was still up): start the next program
+			// now rather than on the next request.
+			sh.watchers.Go(func() { restartWhenStopped(b, ss.stop) })
+		}
+	}
+}
+
+// restartWhenStopped starts b again once its killed process is gone
+// (dormant), unless b is closed or the socket released meanwhile.
+func restartWhenStopped(b *backend.Backend, stop <-chan struct{}) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	deadline := time.Now().Add(time.Minute) // beyond any stop grace
+	for time.Now().Before(deadline) {
+		switch b.State() {
+		case backend.Dormant:
+			b.Start()
+			return
+		case backend.Stopped, backend.Failed:
+			return
+		}
+		select {
+		case <-stop:
+			return
+		case <-b.Closed():
+			return
+		case <-t.C:
 		}
 	}
 }
