@@ -465,9 +465,12 @@ func TestHandoffReloadStopsOldProgram(t *testing.T) {
 	}
 	// New connections go to the new program (once the old one, told to
 	// stop, no longer accepts), while the old one still serves its own.
-	testutil.Eventually(t, 10*time.Second, func() error {
+	testutil.Eventually(t, 20*time.Second, func() error {
 		if got, err := tryEcho(addr, "new"); got != "new" {
-			return fmt.Errorf("echo %q %v", got, err)
+			// What the route looked like, for a failure that is not reproduced yet
+			// (once in CI under parallel load: a connection nobody accepted).
+			logs, _ := e.Logs(pub + "/b")
+			return fmt.Errorf("echo %q %v; route %+v; logs %q", got, err, e.Status().Routes[0], logs)
 		}
 		if st := e.Status().Routes[0].Backends[0]; st.State != backend.Ready || st.PID == old {
 			return fmt.Errorf("no new program yet: %+v", st)
