@@ -314,13 +314,7 @@ func (e *Engine) Reload(cfg config.Config) error {
 	for _, p := range d.Removed {
 		r := e.routes[p]
 		delete(e.routes, p)
-		if r != nil && r.hand != nil {
-			// Its programs hold the port: a config that reuses the port
-			// must find it free.
-			e.closeNow(r)
-			continue
-		}
-		e.closeBackground(r)
+		e.retire(r)
 	}
 	for _, c := range changes {
 		if !c.fresh {
@@ -331,14 +325,7 @@ func (e *Engine) Reload(cfg config.Config) error {
 		// The listener must go before a new one can bind the same port.
 		if c.old != nil {
 			delete(e.routes, c.port)
-			if c.old.hand != nil {
-				// Its programs hold the socket too: the port is free only
-				// once they have exited.
-				e.closeNow(c.old)
-			} else {
-				c.old.closeListener()
-				e.closeBackground(c.old)
-			}
+			e.retire(c.old)
 		}
 		r, err := e.newRoute(c.port, c.nr, n.TrustedOrigins)
 		if err == nil {
@@ -389,9 +376,15 @@ func serverSettingsChanged(o, n config.Route) bool {
 		o.Handoff != n.Handoff
 }
 
-// closeNow closes a hand-off route before Reload goes on (its programs
-// hold the port; they get SIGTERM and up to stop_grace), under e.mu.
-func (e *Engine) closeNow(r *route) {
+// retire closes a route Reload takes out, freeing its port before Reload
+// goes on: at once for most (closeBackground drains the rest in the
+// background); a hand-off route's programs hold the port, so it is closed
+// before Reload goes on (they get SIGTERM and up to stop_grace), under e.mu.
+func (e *Engine) retire(r *route) {
+	if r == nil || r.hand == nil {
+		e.closeBackground(r)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := r.close(ctx); err != nil {

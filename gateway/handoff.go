@@ -138,17 +138,19 @@ func (h *handoffState) refuse() int {
 }
 
 // busy counts the route's open connections plus those in the backlog; an
-// error counts as busy (stopping a program that serves someone is worse
-// than keeping an idle one).
+// error counting counts as busy (stopping a program that serves someone is
+// worse than keeping an idle one). The error of looking at the backlog is
+// returned with the count (errNotListening: the socket died).
 func (h *handoffState) busy() (int, error) {
 	n, err := countConns(h.ip, h.port)
 	if err != nil {
 		return 1, err
 	}
-	if ok, _ := h.pending(0); ok {
+	ok, err := h.pending(0)
+	if ok {
 		n++
 	}
-	return n, nil
+	return n, err
 }
 
 // serveHandoff is the watcher of a hand-off route: it starts the program
@@ -188,10 +190,10 @@ func (r *route) serveHandoff() {
 			}
 			w.sleep(tick)
 		default: // Starting, Ready: a program runs (or is about to).
-			if _, err := w.h.pending(0); errors.Is(err, errNotListening) {
+			n, err := w.sample()
+			if errors.Is(err, errNotListening) {
 				w.socketDied(b, err)
 			}
-			n := w.sample()
 			switch {
 			case n > 0 && w.held == nil:
 				w.acquire(b)
@@ -253,14 +255,14 @@ func (w *handoffWatch) release() {
 	}
 }
 
-// sample counts the route's connections and reports them.
-func (w *handoffWatch) sample() int {
+// sample counts the route's connections and reports them (busy).
+func (w *handoffWatch) sample() (int, error) {
 	n, err := w.h.busy()
 	if err != nil {
 		w.r.e.log.Debug("handoff: counting connections", logging.KeyRoute, w.r.port, logging.KeyErr, err)
 	}
 	w.report(int64(n))
-	return n
+	return n, err
 }
 
 func (w *handoffWatch) report(n int64) {
@@ -271,15 +273,25 @@ func (w *handoffWatch) report(n int64) {
 	w.r.active.Store(n)
 }
 
+// reopen opens a new socket in place of one that stopped listening (a
+// program that shared it shut it down; the port is free once nothing
+// listens on it), and reports whether it could.
+func (w *handoffWatch) reopen(why error) bool {
+	w.r.e.log.Warn("handoff: the route's socket stopped listening; opening a new one",
+		logging.KeyRoute, w.r.port, logging.KeyErr, why)
+	if err := w.h.open(w.ctx); err != nil {
+		w.r.e.log.Warn("handoff: reopening the socket", logging.KeyRoute, w.r.port, logging.KeyErr, err)
+		return false
+	}
+	return true
+}
+
 // socketDied handles a socket that stopped listening under a running
 // program (a program that shared it, such as one a reload replaced, shut it
 // down): a new socket is opened and the program, which cannot accept on the
 // dead one, is stopped; the next connection starts a program with the new one.
 func (w *handoffWatch) socketDied(b *backend.Backend, err error) {
-	w.r.e.log.Warn("handoff: the route's socket stopped listening under its program; opening a new one and restarting the program",
-		logging.KeyRoute, w.r.port, logging.KeyBackend, b.Name(), logging.KeyErr, err)
-	if err := w.h.open(w.ctx); err != nil {
-		w.r.e.log.Warn("handoff: reopening the socket", logging.KeyRoute, w.r.port, logging.KeyErr, err)
+	if !w.reopen(err) {
 		return // the watcher tries again at its next look
 	}
 	w.release()
@@ -293,13 +305,8 @@ func (w *handoffWatch) socketDied(b *backend.Backend, err error) {
 func (w *handoffWatch) waitAndStart() {
 	ok, err := w.h.pending(handoffPoll)
 	if errors.Is(err, errNotListening) {
-		// A program shut the shared socket down: open a new one (the port
-		// is free once nothing listens on it).
-		w.r.e.log.Warn("handoff: the route's socket stopped listening; opening it again",
-			logging.KeyRoute, w.r.port, logging.KeyErr, err)
-		if err := w.h.open(w.ctx); err != nil {
-			w.r.e.log.Warn("handoff: reopening the socket", logging.KeyRoute, w.r.port, logging.KeyErr, err)
-			sleepCtx(w.ctx, time.Second)
+		if !w.reopen(err) {
+			w.sleep(time.Second)
 		}
 		return
 	}
@@ -307,7 +314,7 @@ func (w *handoffWatch) waitAndStart() {
 		if w.ctx.Err() == nil {
 			w.r.e.log.Warn("handoff: watching the socket", logging.KeyRoute, w.r.port, logging.KeyErr, err)
 		}
-		sleepCtx(w.ctx, handoffPoll)
+		w.sleep(handoffPoll)
 		return
 	}
 	if !ok || w.ctx.Err() != nil {
@@ -327,15 +334,6 @@ func (w *handoffWatch) waitAndStart() {
 	n := w.h.refuse()
 	w.r.e.log.Warn("handoff: program not started; closed the waiting connections",
 		logging.KeyRoute, w.r.port, logging.KeyBackend, b.Name(), "conns", n, logging.KeyErr, err)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 // countConns counts the TCP connections in this network namespace whose

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net"
 	"strconv"
 )
 
@@ -45,14 +44,10 @@ func (c Config) checkSocketAddrs() []*FieldError {
 			continue
 		}
 		for i, b := range r.Backends {
-			if b.Kind() != KindProcess || b.InternalPort == "" {
+			addr := b.Addr()
+			if b.Kind() != KindProcess || addr == "" {
 				continue
 			}
-			host := b.InternalHost
-			if host == "" {
-				host = DefaultInternalHost
-			}
-			addr := net.JoinHostPort(host, b.InternalPort)
 			path := fmt.Sprintf("routes[%q].backends[%d]", port, i)
 			if first, ok := seen[addr]; ok {
 				errs = append(errs, fieldErr(path+".internal_port",

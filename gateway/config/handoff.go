@@ -1,11 +1,14 @@
 package config
 
-import "fmt"
+import (
+	"cmp"
+	"fmt"
+)
 
 // validateHandoff checks a route with handoff set.
 func validateHandoff(rp string, r Route, add func(string, string, ...any)) {
 	if r.Protocol != ProtocolTCP {
-		add(rp+".handoff", "only tcp routes can hand their socket to a program (protocol is %q)", orDefault(r.Protocol, ProtocolHTTP))
+		add(rp+".handoff", "only tcp routes can hand their socket to a program (protocol is %q)", cmp.Or(r.Protocol, ProtocolHTTP))
 		return
 	}
 	if len(r.Backends) != 1 {
@@ -29,11 +32,4 @@ func validateHandoff(rp string, r Route, add func(string, string, ...any)) {
 	if r.LoadBalance != "" && r.LoadBalance != BalanceRoundRobin {
 		add(rp+".load_balance", "a handoff route has one backend; %q does not apply", r.LoadBalance)
 	}
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
