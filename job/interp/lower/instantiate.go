@@ -128,6 +128,16 @@ func (lw *lowering) checkTemplateBodies() {
 	}
 }
 
+// indexParts splits an instantiation X[I] or X[I, J, ...] into X and its
+// index expressions (n is an *ast.IndexExpr or *ast.IndexListExpr).
+func indexParts(n ast.Node) (x ast.Expr, idx []ast.Expr) {
+	if ie, ok := n.(*ast.IndexExpr); ok {
+		return ie.X, []ast.Expr{ie.Index}
+	}
+	ile := n.(*ast.IndexListExpr)
+	return ile.X, ile.Indices
+}
+
 func recvBase(fl *ast.FieldList) string {
 	if fl == nil || len(fl.List) == 0 {
 		return ""
@@ -243,14 +253,7 @@ func (tp *template) plan(fset *token.FileSet, d ast.Decl, objName string) *instP
 				add(n.TypeParams.Opening, n.TypeParams.Closing+1, opText, "")
 			}
 		case *ast.IndexExpr, *ast.IndexListExpr:
-			var x ast.Expr
-			var idx []ast.Expr
-			if ie, isIE := n.(*ast.IndexExpr); isIE {
-				x, idx = ie.X, []ast.Expr{ie.Index}
-			} else {
-				ile := n.(*ast.IndexListExpr)
-				x, idx = ile.X, ile.Indices
-			}
+			x, idx := indexParts(n)
 			id, isID := x.(*ast.Ident)
 			if !isID {
 				return true

@@ -248,14 +248,7 @@ func (lw *lowering) direct(tp *template, d ast.Decl, obj types.Object, name stri
 			}
 		case *ast.IndexExpr, *ast.IndexListExpr:
 			// A use of a generic type of the template: instantiate it too.
-			var x ast.Expr
-			var idx []ast.Expr
-			if ie, isIE := n.(*ast.IndexExpr); isIE {
-				x, idx = ie.X, []ast.Expr{ie.Index}
-			} else {
-				ile := n.(*ast.IndexListExpr)
-				x, idx = ile.X, ile.Indices
-			}
+			x, idx := indexParts(n)
 			id, isID := x.(*ast.Ident)
 			if !isID {
 				return true
