@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -94,11 +93,7 @@ func TestSocketActivation(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, activated(second))
 
 	// Shutdown: process gone and the port free again.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := e.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
+	shutdown(t, e)
 	testutil.Eventually(t, 5*time.Second, gone(second))
 	ln, err := net.Listen("tcp", "127.0.0.1:"+in)
 	if err != nil {
@@ -108,36 +103,45 @@ func TestSocketActivation(t *testing.T) {
 }
 
 // TestSocketActivationReloadWhileOldDrains: a reload replaces a socket-
-// activated backend while the old one still has a request in flight (and
-// so keeps its socket open): the new backend takes the same socket over
-// instead of failing to bind the address.
+// activated backend (on the same public port, or moving the route to
+// another) while the old one still has a request in flight, and so keeps
+// its socket open: the new backend takes the same socket over instead of
+// failing to bind the address.
 func TestSocketActivationReloadWhileOldDrains(t *testing.T) {
-	leakCheck(t)
-	pub, in := port(t), port(t)
-	doc := func(name string) string {
-		return `{"routes": {` + httpRoute(pub, "act", in, `"readiness": {"type": "socket"},`, "-name", name) + `}}`
-	}
-	e := startEngine(t, mustConfig(t, doc("v1")), Options{})
-	if code, body := get(t, "http://127.0.0.1:"+pub+"/"); code != 200 {
-		t.Fatalf("%d %s", code, body)
-	}
-	slow := make(chan int, 1)
-	go func() {
-		code, _ := get(t, "http://127.0.0.1:"+pub+"/slow?d=2s")
-		slow <- code
-	}()
-	time.Sleep(200 * time.Millisecond)
-	if err := e.Reload(mustConfig(t, doc("v2"))); err != nil {
-		t.Fatal(err)
-	}
-	// Either process may answer: both accept on the one socket until the
-	// old one, drained, is stopped.
-	code, body := get(t, "http://127.0.0.1:"+pub+"/")
-	if code != 200 {
-		t.Errorf("request during the old backend's drain: %d %q", code, body)
-	}
-	if code := <-slow; code != 200 {
-		t.Errorf("the request in flight on the old backend: %d", code)
+	for _, move := range []bool{false, true} {
+		t.Run(map[bool]string{false: "same port", true: "route moves port"}[move], func(t *testing.T) {
+			leakCheck(t)
+			p1, in := port(t), port(t)
+			p2 := p1
+			if move {
+				p2 = port(t)
+			}
+			doc := func(pub, name string) string {
+				return `{"routes": {` + httpRoute(pub, "act", in, `"readiness": {"type": "socket"},`, "-name", name) + `}}`
+			}
+			e := startEngine(t, mustConfig(t, doc(p1, "v1")), Options{})
+			if code, body := get(t, "http://127.0.0.1:"+p1+"/"); code != 200 {
+				t.Fatalf("%d %s", code, body)
+			}
+			slow := make(chan int, 1)
+			go func() {
+				code, _ := get(t, "http://127.0.0.1:"+p1+"/slow?d=2s")
+				slow <- code
+			}()
+			time.Sleep(300 * time.Millisecond)
+			if err := e.Reload(mustConfig(t, doc(p2, "v2"))); err != nil {
+				t.Fatal(err)
+			}
+			// Either process may answer: both accept on the one socket
+			// until the old one, drained, is stopped.
+			code, body := get(t, "http://127.0.0.1:"+p2+"/")
+			if code != 200 {
+				t.Errorf("request during the old backend's drain: %d %q", code, body)
+			}
+			if code := <-slow; code != 200 {
+				t.Errorf("the request in flight on the old backend: %d", code)
+			}
+		})
 	}
 }
 
@@ -151,38 +155,12 @@ func TestSocketActivationRoutesDoNotShare(t *testing.T) {
 	_, err := config.Decode([]byte(doc))
 	// Routes are checked in port order: the higher port is the second user.
 	first, second := pa, pb
-	if a, _ := strconv.Atoi(pa); a > mustAtoi(pb) {
+	if mustAtoi(pa) > mustAtoi(pb) {
 		first, second = pb, pa
 	}
 	want := fmt.Sprintf(`routes[%q].backends[0].internal_port: 127.0.0.1:%s is also the socket of routes[%q].backends[0]`, second, in, first)
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("want an error containing %q, got %v", want, err)
-	}
-}
-
-// TestSocketActivationRouteMovesPort: a reload moves a socket-activated
-// route to another public port while the old one still has a request in
-// flight: the new route's backend takes the socket over (it does not fail
-// to bind the address the draining one holds).
-func TestSocketActivationRouteMovesPort(t *testing.T) {
-	leakCheck(t)
-	p1, p2, in := port(t), port(t), port(t)
-	e := startEngine(t, mustConfig(t, `{"routes": {`+httpRoute(p1, "act", in, `"readiness": {"type": "socket"},`, "-name", "v1")+`}}`), Options{})
-	if code, body := get(t, "http://127.0.0.1:"+p1+"/"); code != 200 {
-		t.Fatalf("%d %s", code, body)
-	}
-	slow := make(chan int, 1)
-	go func() { code, _ := get(t, "http://127.0.0.1:"+p1+"/slow?d=2s"); slow <- code }()
-	time.Sleep(300 * time.Millisecond)
-	if err := e.Reload(mustConfig(t, `{"routes": {`+httpRoute(p2, "act", in, `"readiness": {"type": "socket"},`, "-name", "v2")+`}}`)); err != nil {
-		t.Fatal(err)
-	}
-	code, body := get(t, "http://127.0.0.1:"+p2+"/")
-	if code != 200 {
-		t.Errorf("the moved route while the old one drains: %d %q", code, body)
-	}
-	if code := <-slow; code != 200 {
-		t.Errorf("the request in flight on the old route: %d", code)
 	}
 }
 
@@ -195,13 +173,8 @@ func TestSocketActivationSharedSocketShutDown(t *testing.T) {
 	leakCheck(t)
 	py := needPython(t)
 	pub, in := port(t), port(t)
-	script := `import signal,socket,time,os
-s=socket.socket(fileno=3)
-def term(*a):
-    time.sleep(1); s.shutdown(socket.SHUT_RDWR); os._exit(0)
-signal.signal(signal.SIGTERM, term)
-while True:
-    c,_=s.accept(); c.recv(65536); c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nv1"); c.close()`
+	script := fd3Server(`c.recv(65536); c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nv1")`,
+		"time.sleep(1); s.shutdown(socket.SHUT_RDWR); os._exit(0)")
 	v1 := fmt.Sprintf(`{"routes": {%q: {"name": "act", "readiness": {"type": "socket"}, "backends": [{"name": "b", "cmd": %q, "args": %s, "internal_port": %q}]}}}`,
 		pub, py, jsonList("-c", script), in)
 	e := startEngine(t, mustConfig(t, v1), Options{})

@@ -189,11 +189,7 @@ func TestConcurrentFirstRequestsOneSpawn(t *testing.T) {
 		return nil
 	})
 	pid := st.PID
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := e.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
+	shutdown(t, e)
 	testutil.Eventually(t, 5*time.Second, gone(pid))
 }
 
@@ -291,11 +287,7 @@ func TestWrapperScriptLeavesNoOrphans(t *testing.T) {
 	if child == shPID || !alive(child) || !alive(shPID) {
 		t.Fatalf("want sh %d with child %d", shPID, child)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := e.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
+	shutdown(t, e)
 	testutil.Eventually(t, 5*time.Second, gone(shPID, child))
 }
 
@@ -506,11 +498,7 @@ func TestBalancingAcrossRealBackends(t *testing.T) {
 					t.Fatalf("sequential requests all went to %v", counts)
 				}
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			if err := e.Shutdown(ctx); err != nil {
-				t.Fatal(err)
-			}
+			shutdown(t, e)
 		})
 	}
 }

@@ -133,11 +133,7 @@ func TestHandoffColdStartIdleAndRestart(t *testing.T) {
 	}
 	second := st.PID
 
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := e.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
+	shutdown(t, e)
 	testutil.Eventually(t, 5*time.Second, gone(second))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -615,13 +611,7 @@ func TestHandoffRetiredProgramReleasesPort(t *testing.T) {
 	py := needPython(t)
 	pub := port(t)
 	addr := "127.0.0.1:" + pub
-	script := `import signal,socket,time,sys
-s=socket.socket(fileno=3)
-def term(*a):
-    time.sleep(2); sys.exit(0)
-signal.signal(signal.SIGTERM, term)
-while True:
-    c,_=s.accept(); d=c.recv(100); c.sendall(d); c.close()`
+	script := fd3Server(pyEcho, "time.sleep(2); sys.exit(0)")
 	route := func(v string) string {
 		return `{"routes": {` + scriptRoute(pub, py, "", script, v) + `}}`
 	}
@@ -727,13 +717,7 @@ func TestHandoffRetiredProgramShutsSocketDown(t *testing.T) {
 	py := needPython(t)
 	pub := port(t)
 	addr := "127.0.0.1:" + pub
-	script := `import signal,socket,time,sys
-s=socket.socket(fileno=3)
-def term(*a):
-    time.sleep(1); s.shutdown(socket.SHUT_RDWR); sys.exit(0)
-signal.signal(signal.SIGTERM, term)
-while True:
-    c,_=s.accept(); d=c.recv(100); c.sendall(d); c.close()`
+	script := fd3Server(pyEcho, "time.sleep(1); s.shutdown(socket.SHUT_RDWR); sys.exit(0)")
 	v1 := `{"routes": {` + scriptRoute(pub, py, "", script) + `}}`
 	e := startEngine(t, mustConfig(t, v1), Options{})
 	if got, err := tryEcho(addr, "one"); got != "one" {
@@ -772,3 +756,13 @@ func scriptRoute(pub, py, extra, script string, args ...string) string {
 	return fmt.Sprintf(`%q: {"name": "h", "protocol": "tcp", "handoff": true, %s "backends": [{"name": "b", "cmd": %q, "args": %s}]}`,
 		pub, extra, py, jsonList(append([]string{"-c", script}, args...)...))
 }
+
+// fd3Server is a python program serving on the socket it inherits as fd 3
+// (s): serve runs for each accepted connection c, onTerm on SIGTERM.
+func fd3Server(serve, onTerm string) string {
+	return "import signal,socket,time,sys,os\ns=socket.socket(fileno=3)\ndef term(*a):\n    " + onTerm +
+		"\nsignal.signal(signal.SIGTERM, term)\nwhile True:\n    c,_=s.accept(); " + serve + "; c.close()"
+}
+
+// pyEcho is fd3Server's echo of one read.
+const pyEcho = "d=c.recv(100); c.sendall(d)"
