@@ -141,6 +141,25 @@ func (s *activationSocket) fdName() string {
 	return s.name
 }
 
+// keepFlags saves the socket's file status flags (O_NONBLOCK) and returns
+// a function restoring them.
+func (s *activationSocket) keepFlags() func() {
+	var fl int
+	err := s.withFD(func(fd int) error {
+		var err error
+		fl, err = unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+		return err
+	})
+	return func() {
+		if err == nil {
+			s.withFD(func(fd int) error {
+				_, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl)
+				return err
+			})
+		}
+	}
+}
+
 // withFD runs fn with the socket's descriptor while it cannot be closed
 // or replaced. Without one it returns net.ErrClosed once closed, else
 // errNotListening (a replacement could not be opened yet).
