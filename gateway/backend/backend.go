@@ -313,16 +313,25 @@ func (b *Backend) Succeed() { b.passive.Succeed() }
 // limit and StartTimeout) until it is ready. On success the caller must
 // call Release exactly once.
 func (b *Backend) Acquire(ctx context.Context) error {
-	// Fast path: two atomics. The state is checked after the increment so
-	// that an idle stop (which sets Draining, then checks Active) and this
-	// request never both proceed.
+	if b.TryAcquire() {
+		return nil
+	}
+	return b.acquireSlow(ctx)
+}
+
+// TryAcquire is Acquire's fast path alone, for callers that must not
+// wait (an event loop): it reserves a ready backend, or reports false and
+// reserves nothing. Two atomics: the state is checked after the increment
+// so that an idle stop (which sets Draining, then checks Active) and this
+// request never both proceed.
+func (b *Backend) TryAcquire() bool {
 	b.active.Add(1)
 	if State(b.state.Load()) == Ready {
 		b.requests.Add(1)
-		return nil
+		return true
 	}
 	b.active.Add(-1)
-	return b.acquireSlow(ctx)
+	return false
 }
 
 // Release ends a reservation made by Acquire.

@@ -21,12 +21,9 @@ var ErrClientGone = errors.New("client closed the connection while waiting for t
 // still in the socket) cannot be told from one that hung up after sending
 // them; its wait ends with ctx, the queue limit or the start as before.
 func (b *Backend) AcquireConn(ctx context.Context, client net.Conn) error {
-	b.active.Add(1)
-	if State(b.state.Load()) == Ready {
-		b.requests.Add(1)
+	if b.TryAcquire() {
 		return nil
 	}
-	b.active.Add(-1)
 	wctx, stop := watchHangup(ctx, client)
 	err := b.acquireSlow(wctx)
 	gone := stop()

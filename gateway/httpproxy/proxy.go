@@ -10,12 +10,15 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"golang.org/x/sys/unix"
 
 	"github.com/warren-mesh/warren/gateway/backend"
 	"github.com/warren-mesh/warren/gateway/balance"
@@ -45,11 +48,12 @@ type Target struct {
 
 	hc  *fasthttp.HostClient
 	gen atomic.Uint64 // Backend.Generation the idle connections belong to
+	sa  unix.Sockaddr // the lane's dial address (nil: not an IP literal)
 }
 
 // NewTarget wraps a backend with its own keep-alive connection pool.
 func NewTarget(b *backend.Backend) *Target {
-	return &Target{Backend: b, hc: newHostClient(b.Addr())}
+	return &Target{Backend: b, hc: newHostClient(b.Addr()), sa: sockaddrOf(b.Addr())}
 }
 
 func newHostClient(addr string) *fasthttp.HostClient {
@@ -140,10 +144,15 @@ type Proxy struct {
 	pool atomic.Pointer[Pool]
 	srv  *fasthttp.Server
 
-	mu     sync.Mutex
-	closed bool
-	conns  map[net.Conn]struct{} // hijacked (upgraded) connections
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	closed  bool
+	conns   map[net.Conn]struct{} // hijacked (upgraded) connections
+	wg      sync.WaitGroup
+	lane    *lane      // the event-loop fast path (lane.go); nil before Serve
+	fb      *connQueue // the fasthttp server's listener
+	fbDone  chan struct{}
+	serving bool
+	ln      net.Listener
 }
 
 // New returns a proxy forwarding to pool.
@@ -158,7 +167,7 @@ func New(opt Options, pool *Pool) *Proxy {
 	if log == nil {
 		log = logging.Discard()
 	}
-	p := &Proxy{opt: opt, log: log, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{opt: opt, log: log, conns: map[net.Conn]struct{}{}, fb: newConnQueue(), fbDone: make(chan struct{})}
 	p.SetPool(pool)
 	p.srv = &fasthttp.Server{
 		Handler:                      p.handle,
@@ -196,20 +205,85 @@ func (p *Proxy) SetPool(pool *Pool) {
 // Pool returns the current pool.
 func (p *Proxy) Pool() *Pool { return p.pool.Load() }
 
-// Serve accepts connections on ln until Shutdown.
+// Serve accepts connections on ln until ln is closed. Each connection
+// starts on the event-loop lane (lane.go) and moves to the fasthttp
+// server for good at its first request the lane does not take.
 func (p *Proxy) Serve(ln net.Listener) error {
-	if err := p.srv.Serve(ln); err != nil {
-		return fmt.Errorf("httpproxy: serve %s: %w", ln.Addr(), err)
+	p.mu.Lock()
+	if p.closed || p.serving {
+		p.mu.Unlock()
+		return fmt.Errorf("httpproxy: serve %s: %w", ln.Addr(), net.ErrClosed)
 	}
-	return nil
+	p.serving = true
+	p.ln = ln
+	lane, err := newLane(p)
+	if err != nil {
+		p.log.Warn("event-loop lane unavailable; serving every request on the general path", logging.KeyErr, err)
+	}
+	p.lane = lane
+	p.mu.Unlock()
+	go func() {
+		defer close(p.fbDone)
+		p.srv.Serve(p.fb)
+	}()
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("httpproxy: serve %s: %w", ln.Addr(), err)
+		}
+		delay = 0
+		if lane != nil && laneEligible(p.pool.Load()) && lane.add(c) {
+			continue
+		}
+		if !p.fb.push(c) {
+			c.Close()
+		}
+	}
 }
 
-// Shutdown stops accepting, waits for requests in flight (until ctx ends)
-// and closes upgraded connections.
+// handOver gives a client connection the lane let go of (its descriptor
+// and the bytes it had read) to the fasthttp server.
+func (p *Proxy) handOver(fd int, pre []byte) {
+	f := os.NewFile(uintptr(fd), "client")
+	nc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		p.log.Debug("handing a connection to the general path failed", logging.KeyErr, err)
+		return
+	}
+	if len(pre) > 0 {
+		nc = &prefixConn{Conn: nc, pre: pre}
+	}
+	if !p.fb.push(nc) {
+		nc.Close()
+	}
+}
+
+// Shutdown closes the listener, waits for requests in flight (until ctx
+// ends), and closes the connections and upgraded connections.
 func (p *Proxy) Shutdown(ctx context.Context) error {
-	err := p.srv.ShutdownWithContext(ctx)
 	p.mu.Lock()
 	p.closed = true
+	lane, serving := p.lane, p.serving
+	if p.ln != nil {
+		p.ln.Close()
+	}
+	p.mu.Unlock()
+	if lane != nil {
+		lane.shutdown(ctx.Done())
+	}
+	err := p.srv.ShutdownWithContext(ctx)
+	p.fb.Close()
+	if serving {
+		<-p.fbDone
+	}
+	p.mu.Lock()
 	for c := range p.conns {
 		c.Close()
 	}
@@ -753,4 +827,12 @@ func (f fasthttpLogger) Printf(format string, args ...any) {
 }
 
 // OpenConns is the number of client connections open on the listener.
-func (p *Proxy) OpenConns() int { return int(p.srv.GetOpenConnectionsCount()) }
+func (p *Proxy) OpenConns() int {
+	n := int(p.srv.GetOpenConnectionsCount())
+	p.mu.Lock()
+	if p.lane != nil {
+		n += int(p.lane.conns.Load())
+	}
+	p.mu.Unlock()
+	return n
+}
