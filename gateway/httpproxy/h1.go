@@ -30,6 +30,7 @@ type laneReq struct {
 	head       bool
 	idempotent bool
 	host       []byte
+	origin     bool   // an Origin header: CORS decides (general path)
 	xff, fwd   []byte // prior X-Forwarded-For, Forwarded
 	hops       []byte // prior X-Warren-Hops
 }
@@ -113,6 +114,10 @@ func parseLaneReq(b []byte, r *laneReq) (ok bool, err error) {
 					return false, errLaneFallback
 				}
 				r.host = val
+			}
+		case 6:
+			if bytes.EqualFold(name, []byte("Origin")) {
+				r.origin = true
 			}
 		case 14:
 			if bytes.EqualFold(name, []byte("Content-Length")) {
@@ -286,8 +291,11 @@ var errBadResponse = errors.New("malformed response from backend")
 
 // parseLaneResp parses a response head at the start of b and appends the
 // head to send to the client (hop-by-hop headers dropped; Connection:
-// close added when the body ends with the connection) to dst.
-func parseLaneResp(dst, b []byte, headReq bool, r *laneResp) (out []byte, ok bool, err error) {
+// close added when the body ends with the connection) to dst. With cors
+// (a route whose CORS policy is on, and a request without Origin) it does
+// what finishCORS does on the general path: the backend's
+// Access-Control-* headers are dropped and Vary names Origin.
+func parseLaneResp(dst, b []byte, headReq, cors bool, r *laneResp) (out []byte, ok bool, err error) {
 	end := bytes.Index(b, crlfcrlf)
 	if end < 0 {
 		if len(b) > maxLaneHead {
@@ -318,6 +326,7 @@ func parseLaneResp(dst, b []byte, headReq bool, r *laneResp) (out []byte, ok boo
 	dst = append(dst, '\n')
 	cl := int64(-1)
 	chunked := false
+	varyOrigin := false
 	for rest := head[nl+1:]; len(rest) > 0; {
 		i := bytes.IndexByte(rest, '\n')
 		full := rest[:i+1]
@@ -332,6 +341,19 @@ func parseLaneResp(dst, b []byte, headReq bool, r *laneResp) (out []byte, ok boo
 			return dst, false, errBadResponse
 		}
 		name, val := hl[:colon], trimOWS(hl[colon+1:])
+		if cors {
+			if len(name) > 15 && bytes.EqualFold(name[:15], []byte("Access-Control-")) && isCORSStripped(name) {
+				continue
+			}
+			if len(name) == 4 && bytes.EqualFold(name, []byte("Vary")) {
+				for _, f := range bytes.Split(val, []byte{','}) {
+					f = trimOWS(f)
+					if string(f) == "*" || bytes.EqualFold(f, []byte("Origin")) {
+						varyOrigin = true
+					}
+				}
+			}
+		}
 		switch len(name) {
 		case 10:
 			if bytes.EqualFold(name, []byte("Connection")) {
@@ -389,8 +411,11 @@ func parseLaneResp(dst, b []byte, headReq bool, r *laneResp) (out []byte, ok boo
 		r.framing = bodyClose
 		r.keepAlive = false
 	}
-	if r.framing == bodyClose || (r.framing == bodyChunked && !r.keepAlive && cl >= 0) {
+	if r.framing == bodyClose {
 		dst = append(dst, "Connection: close\r\n"...)
+	}
+	if cors && !varyOrigin && st >= 200 {
+		dst = append(dst, "Vary: Origin\r\n"...)
 	}
 	return append(dst, "\r\n"...), true, nil
 }
@@ -505,3 +530,14 @@ func hexVal(c byte) int {
 
 // done reports whether the body has ended.
 func (s *chunkScanner) done() bool { return s.state == csDone }
+
+// isCORSStripped reports whether name is one of the response headers only
+// the gateway may set (corsStripped).
+func isCORSStripped(name []byte) bool {
+	for _, k := range corsStripped {
+		if bytes.EqualFold(name, []byte(k)) {
+			return true
+		}
+	}
+	return false
+}

@@ -28,8 +28,9 @@ import (
 //
 // It takes only plain requests: HTTP/1.1, a Host, no body or a
 // Content-Length body of at most 64 KiB, no Upgrade/Expect/Transfer-Encoding
-// or other hop-by-hop header but "Connection: keep-alive", on a route
-// without CORS or the internal handler, to a backend that is ready now.
+// or other hop-by-hop header but "Connection: keep-alive", no Origin when
+// the route's CORS policy is on, on a route without the internal handler,
+// to a backend that is ready now.
 // The first request that is anything else hands its connection, with the
 // bytes already read, to the fasthttp path for good (fallback): cold
 // starts, WebSockets, chunked uploads, errors the gateway answers itself
@@ -51,7 +52,7 @@ type lane struct {
 	loops  []*laneLoop
 	next   atomic.Uint32
 	conns  atomic.Int64 // client connections in the loops
-	served atomic.Int64 // requests the lane answered (tests)
+	served atomic.Int64 // requests the lane took (tests)
 	drain  atomic.Bool  // shutting down: close connections as they go idle
 	closed chan struct{}
 }
@@ -78,7 +79,7 @@ func newLane(p *Proxy) (*lane, error) {
 
 // eligible reports whether requests to pool may take the lane at all.
 func laneEligible(pool *Pool) bool {
-	if pool.Before != nil || pool.CORS != nil && pool.CORS.Mode != config.CORSOff {
+	if pool.Before != nil {
 		return false
 	}
 	for _, t := range pool.Targets {
@@ -277,6 +278,7 @@ type laneClient struct {
 	status    int
 	retried   bool
 	tried     uint64
+	cors      bool // the route's CORS policy is on (the request has no Origin)
 
 	respStarted   bool
 	eof           bool // the client finished sending: close after the response
@@ -359,7 +361,8 @@ func (lc *laneClient) next() {
 	}
 	p := lc.ll.lane.p
 	pool := p.pool.Load()
-	if !laneEligible(pool) || len(lc.req.hops) > 0 && hasHop(lc.req.hops, p.opt.ID) ||
+	cors := pool.CORS != nil && pool.CORS.Mode != config.CORSOff
+	if !laneEligible(pool) || cors && lc.req.origin || len(lc.req.hops) > 0 && hasHop(lc.req.hops, p.opt.ID) ||
 		pool.MaxBodyBytes > 0 && int64(lc.req.bodyLen) > pool.MaxBodyBytes {
 		lc.fallback()
 		return
@@ -372,11 +375,12 @@ func (lc *laneClient) next() {
 		lc.fallback() // nothing ready: the general path waits, starts, answers
 		return
 	}
-	lc.pool, lc.idx, lc.t = pool, idx, pool.Targets[idx]
+	lc.pool, lc.idx, lc.t, lc.cors = pool, idx, pool.Targets[idx], cors
 	lc.tried = 0
 	if idx < 64 {
 		lc.tried = 1 << idx
 	}
+	lc.ll.lane.served.Add(1)
 	lc.out = appendLaneReq(lc.out[:0], in, &lc.req, lc.ip, p.opt.ID)
 	c.Consume(lc.req.headLen + lc.req.bodyLen)
 	lc.headStart = time.Time{}
@@ -473,7 +477,6 @@ func (lc *laneClient) gatewayError(code int, msg string, closeUp bool) {
 // client connection may serve the next one.
 func (lc *laneClient) endRequest(status int, ok bool) {
 	lc.busy = false
-	lc.ll.lane.served.Add(1)
 	lc.t.Backend.Release()
 	if lc.up != nil {
 		lc.up.cl = nil
@@ -595,7 +598,7 @@ func (upHandler) OnRead(c *evloop.Conn) {
 				}
 				return
 			}
-			head, ok, err := parseLaneResp(up.ll.scratch[:0], in, lc.req.head, &up.resp)
+			head, ok, err := parseLaneResp(up.ll.scratch[:0], in, lc.req.head, lc.cors, &up.resp)
 			up.ll.scratch = head[:0]
 			if err != nil {
 				lc.upFailed(up, err, true)
