@@ -13,7 +13,8 @@
 //     ready, draining, stopped, failed), cold start, idle stop, backoff.
 //   - gateway/balance: round_robin, least_conn, ip_hash (all weighted),
 //     passive health.
-//   - gateway/httpproxy: the HTTP data path (fasthttp), WebSocket, SSE.
+//   - gateway/httpproxy: the HTTP data path (an event-loop lane for plain
+//     keep-alive requests, fasthttp for the rest), WebSocket, SSE.
 //   - gateway/tcpproxy: the TCP byte pipe (splice, half-close).
 //   - gateway/stdio: stdio workers, one stdio.Server per backend; a stdio
 //     route balances requests (http mode) or connections (stream, auto)

@@ -1,14 +1,20 @@
-// Package httpproxy is the gateway's HTTP data path: a reverse proxy on
-// github.com/valyala/fasthttp (server, and one pooled keep-alive
-// HostClient per backend).
+// Package httpproxy is the gateway's HTTP data path, in two parts behind
+// one listener:
 //
-// Why fasthttp: on the 2-core reference machine with `wrk -t2 -c64`, a
-// fasthttp HostClient proxy runs at 0.92–1.02x nginx (upstream
-// keepalive), while net/http/httputil.ReverseProxy with a tuned transport
-// reaches about 0.35x (DESIGN.md; BenchmarkProxy in package gateway
-// measures it again in every run).
+//   - The lane (lane.go, h1.go): event loops (internal/evloop) serve plain
+//     keep-alive requests to ready backends with no goroutine per
+//     connection. It measures about 0.8x the CPU per request of nginx with
+//     upstream keepalive on the 2-core reference machine, where the
+//     fasthttp path alone takes about 1.3x (BenchmarkHTTPProxy in package
+//     gateway measures both in every run).
+//   - The general path: a reverse proxy on github.com/valyala/fasthttp
+//     (server, and one pooled keep-alive HostClient per backend), for every
+//     request the lane does not take; the connection moves there for good,
+//     with the bytes the lane had read. net/http/httputil.ReverseProxy with
+//     a tuned transport reaches about 0.35x nginx here.
 //
-// What it keeps correct on that stack:
+// What the general path keeps correct (the lane keeps the same headers,
+// streaming and retry rules for what it takes):
 //   - Response bodies are always streamed (HostClient.StreamResponseBody):
 //     Server-Sent Events and chunked downloads reach the client chunk by
 //     chunk, and the backend stays "in use" (for least_conn and idle

@@ -111,6 +111,7 @@ func (ln *lane) add(nc net.Conn) bool {
 	ll := ln.loops[int(ln.next.Add(1))%len(ln.loops)]
 	ln.conns.Add(1)
 	err = ll.l.Post(func() {
+		ll.now = time.Now() // the tick does not run while a loop is empty
 		lc := &laneClient{ll: ll, ip: ip, ipStr: string(ip), last: ll.now}
 		c, err := ll.l.Add(fd, clientHandler{}, lc)
 		if err != nil {

@@ -64,7 +64,8 @@ type Loop struct {
 }
 
 // New returns a loop; Run serves it. onTick, if set, runs about every
-// tick (timeouts are checked there).
+// tick while the loop has connections (timeouts are checked there); a
+// loop without connections sleeps until Post.
 func New(tick time.Duration, onTick func(now time.Time)) (*Loop, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
@@ -140,7 +141,10 @@ func (l *Loop) Run() {
 		var n int
 		var err error
 		if block {
-			wait := max(int(time.Until(next)/time.Millisecond), 0)
+			wait := -1 // no connection: nothing to time out, sleep until Post
+			if len(l.conns) > 0 {
+				wait = max(int(time.Until(next)/time.Millisecond), 0)
+			}
 			n, err = unix.EpollWait(l.epfd, l.events, wait)
 		} else {
 			n, err = pollNow(l.epfd, l.events)
@@ -185,7 +189,7 @@ func (l *Loop) Run() {
 				l.flushClosing()
 			}
 		}
-		if now := time.Now(); !now.Before(next) {
+		if now := time.Now(); !now.Before(next) && len(l.conns) > 0 {
 			next = now.Add(l.tick)
 			if l.onTick != nil {
 				l.onTick(now)
