@@ -111,6 +111,11 @@ func (ln *lane) add(nc net.Conn) bool {
 	ll := ln.loops[int(ln.next.Add(1))%len(ln.loops)]
 	ln.conns.Add(1)
 	err = ll.l.Post(func() {
+		if ln.drain.Load() { // accepted just before the listener closed
+			unix.Close(fd)
+			ln.connGone()
+			return
+		}
 		ll.now = time.Now() // the tick does not run while a loop is empty
 		lc := &laneClient{ll: ll, ip: ip, ipStr: string(ip), last: ll.now}
 		c, err := ll.l.Add(fd, clientHandler{}, lc)
@@ -229,8 +234,8 @@ func (ll *laneLoop) closeIdle() {
 	}
 }
 
-// upstream returns a pooled connection to t, or dials one.
-func (ll *laneLoop) upstream(t *Target) (*laneUp, error) {
+// upstream returns a pooled connection to t (unless fresh), or dials one.
+func (ll *laneLoop) upstream(t *Target, fresh bool) (*laneUp, error) {
 	if g := t.Backend.Generation(); ll.gens[t] != g {
 		// A new process: connections to the old one are dead.
 		for _, up := range ll.idle[t] {
@@ -240,7 +245,7 @@ func (ll *laneLoop) upstream(t *Target) (*laneUp, error) {
 		ll.gens[t] = g
 	}
 	ups := ll.idle[t]
-	for len(ups) > 0 {
+	for len(ups) > 0 && !fresh {
 		up := ups[len(ups)-1]
 		ups = ups[:len(ups)-1]
 		ll.idle[t] = ups
@@ -389,12 +394,13 @@ func (lc *laneClient) next() {
 	if pool.Timed || pool.RequestTimeout > 0 {
 		lc.start = time.Now()
 	}
-	lc.send()
+	lc.send(false)
 }
 
-// send writes the request on a connection to lc.t.
-func (lc *laneClient) send() {
-	up, err := lc.ll.upstream(lc.t)
+// send writes the request on a connection to lc.t: a new one when fresh
+// (a retry after a pooled one turned out closed: others may be too).
+func (lc *laneClient) send(fresh bool) {
+	up, err := lc.ll.upstream(lc.t, fresh)
 	if err != nil {
 		lc.upFailed(nil, err, false)
 		return
@@ -422,7 +428,7 @@ func (lc *laneClient) upFailed(up *laneUp, err error, sent bool) {
 	if up != nil && up.reused && !lc.retried && (lc.req.idempotent || !sent) {
 		// A pooled connection the backend had closed: once more, on a new one.
 		lc.retried = true
-		lc.send()
+		lc.send(true)
 		return
 	}
 	lc.t.Backend.Fail()
@@ -430,7 +436,7 @@ func (lc *laneClient) upFailed(up *laneUp, err error, sent bool) {
 		if i := lc.nextTarget(); i >= 0 {
 			lc.t.Backend.Release()
 			lc.idx, lc.t, lc.retried = i, lc.pool.Targets[i], false
-			lc.send()
+			lc.send(false)
 			return
 		}
 	}

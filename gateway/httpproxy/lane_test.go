@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -475,5 +476,76 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in 5s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// With several pooled connections the backend has closed, the retry dials
+// a new one instead of taking the next stale one from the pool.
+func TestLaneStaleRetryDialsFresh(t *testing.T) {
+	addr := rawBackend(t, func(n int, c net.Conn) {
+		br := bufio.NewReader(c)
+		if readHead(br) != nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // concurrent first requests need a connection each
+		io.WriteString(c, fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nconn%d", n))
+		readHead(br) // the next request: hang up without answering
+	})
+	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", addr)}})
+	gw := serve(t, p)
+	// Client connections go to the loops in turn: two per loop, at once,
+	// leave two pooled backend connections in each loop.
+	p.mu.Lock()
+	lane := p.lane
+	p.mu.Unlock()
+	if lane == nil {
+		getWith(t, keepAliveClient(), "http://"+gw+"/", nil) // let Serve start
+		p.mu.Lock()
+		lane = p.lane
+		p.mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	for range 2 * len(lane.loops) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", gw)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 200 {
+				t.Errorf("first requests: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, ll := range lane.loops {
+		done := make(chan int)
+		ll.l.Post(func() {
+			n := 0
+			for _, ups := range ll.idle {
+				for _, up := range ups {
+					if !up.c.Closed() {
+						n++
+					}
+				}
+			}
+			done <- n
+		})
+		if n := <-done; n < 2 {
+			t.Skipf("loop %d pools %d connections (want 2); cannot set up the case", i, n)
+		}
+	}
+	// Every pool now holds only connections the backend will hang up on;
+	// each GET must still succeed, on a fresh one.
+	for i := range len(lane.loops) {
+		code, b := getWith(t, keepAliveClient(), "http://"+gw+"/", nil)
+		if code != 200 || !strings.HasPrefix(b, "conn") {
+			t.Errorf("GET %d over stale pooled connections = %d %q, want 200", i, code, b)
+		}
 	}
 }
