@@ -83,7 +83,7 @@ func laneEligible(pool *Pool) bool {
 		return false
 	}
 	for _, t := range pool.Targets {
-		if t.Internal != nil || t.sa == nil {
+		if t.Internal != nil || !t.ap.IsValid() {
 			return false
 		}
 	}
@@ -255,7 +255,7 @@ func (ll *laneLoop) upstream(t *Target, fresh bool) (*laneUp, error) {
 		}
 	}
 	up := &laneUp{ll: ll, t: t, connecting: true}
-	c, err := ll.l.Dial(t.sa, upHandler{}, up)
+	c, err := ll.l.Dial(sockaddr(t.ap), upHandler{}, up)
 	if err != nil {
 		return nil, err
 	}
@@ -777,15 +777,21 @@ func (q *connQueue) Close() error {
 
 func (q *connQueue) Addr() net.Addr { return q.addr }
 
-// sockaddrOf resolves a backend address for the lane's dialer; nil when
+// laneAddr parses a backend address for the lane's dialer; invalid when
 // it is not a literal IP and port (a host name is left to the general
 // path, which resolves it).
-func sockaddrOf(addr string) unix.Sockaddr {
+func laneAddr(addr string) netip.AddrPort {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
-		return nil
+		return netip.AddrPort{}
 	}
-	if a := ap.Addr().Unmap(); a.Is4() {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// sockaddr builds a new unix.Sockaddr for every dial: Connect writes into
+// it, so loops must not share one.
+func sockaddr(ap netip.AddrPort) unix.Sockaddr {
+	if a := ap.Addr(); a.Is4() {
 		return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}
 	}
 	return &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}

@@ -178,7 +178,8 @@ func TestLaneSSEStreams(t *testing.T) {
 	u := startUpstream(t, "a")
 	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", u.addr)}})
 	addr := serve(t, p)
-	resp, err := keepAliveClient().Get("http://" + addr + "/sse?id=lane")
+	id := fmt.Sprintf("lane%d", time.Now().UnixNano()) // a gate of its own (-count)
+	resp, err := keepAliveClient().Get("http://" + addr + "/sse?id=" + id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +189,7 @@ func TestLaneSSEStreams(t *testing.T) {
 	if err != nil || line != "data: 0\n" {
 		t.Fatalf("first event: %q %v", line, err)
 	}
-	close(sseGate(&http.Request{URL: mustURL("http://x/sse?id=lane")}))
+	close(sseGate(&http.Request{URL: mustURL("http://x/sse?id=" + id)}))
 	rest, _ := io.ReadAll(br)
 	if !strings.Contains(string(rest), "data: 2") {
 		t.Errorf("rest of stream = %q", rest)

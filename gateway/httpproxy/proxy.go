@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-	"golang.org/x/sys/unix"
 
 	"github.com/warren-mesh/warren/gateway/backend"
 	"github.com/warren-mesh/warren/gateway/balance"
@@ -48,12 +47,12 @@ type Target struct {
 
 	hc  *fasthttp.HostClient
 	gen atomic.Uint64 // Backend.Generation the idle connections belong to
-	sa  unix.Sockaddr // the lane's dial address (nil: not an IP literal)
+	ap  netip.AddrPort // the lane's dial address (invalid: not an IP literal)
 }
 
 // NewTarget wraps a backend with its own keep-alive connection pool.
 func NewTarget(b *backend.Backend) *Target {
-	return &Target{Backend: b, hc: newHostClient(b.Addr()), sa: sockaddrOf(b.Addr())}
+	return &Target{Backend: b, hc: newHostClient(b.Addr()), ap: laneAddr(b.Addr())}
 }
 
 func newHostClient(addr string) *fasthttp.HostClient {
