@@ -46,7 +46,7 @@ type Target struct {
 	Internal fasthttp.RequestHandler
 
 	hc  *fasthttp.HostClient
-	gen atomic.Uint64 // Backend.Generation the idle connections belong to
+	gen atomic.Uint64  // Backend.Generation the idle connections belong to
 	ap  netip.AddrPort // the lane's dial address (invalid: not an IP literal)
 }
 
