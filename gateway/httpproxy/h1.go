@@ -31,6 +31,7 @@ type laneReq struct {
 	idempotent bool
 	host       []byte
 	origin     bool   // an Origin header: CORS decides (general path)
+	close      bool   // Connection: close
 	xff, fwd   []byte // prior X-Forwarded-For, Forwarded
 	hops       []byte // prior X-Warren-Hops
 }
@@ -69,8 +70,12 @@ func parseLaneReq(b []byte, r *laneReq) (ok bool, err error) {
 			return false, errLaneFallback
 		}
 	}
-	for _, ch := range line[sp1+1 : sp2] {
-		if ch <= ' ' || ch == 0x7f {
+	target := line[sp1+1 : sp2]
+	if target[0] != '/' && string(target) != "*" {
+		return false, errLaneFallback // absolute-form and authority-form: the general path
+	}
+	for _, ch := range target {
+		if ch <= ' ' || ch >= 0x7f {
 			return false, errLaneFallback
 		}
 	}
@@ -149,7 +154,9 @@ func parseLaneReq(b []byte, r *laneReq) (ok bool, err error) {
 				r.hops = val
 			}
 		}
-		if laneRefusedHeader(name, val) {
+		if len(name) == 10 && bytes.EqualFold(name, []byte("Connection")) && bytes.EqualFold(val, []byte("close")) {
+			r.close = true // served, then the connection closes
+		} else if laneRefusedHeader(name, val) {
 			return false, errLaneFallback
 		}
 	}
@@ -160,7 +167,7 @@ func parseLaneReq(b []byte, r *laneReq) (ok bool, err error) {
 }
 
 // laneRefusedHeader: headers the lane leaves to the general path: hop-by-hop
-// ones other than "Connection: keep-alive", Expect (100-continue),
+// ones other than "Connection: keep-alive" (or close), Expect (100-continue),
 // Transfer-Encoding (chunked bodies) and Upgrade.
 func laneRefusedHeader(name, val []byte) bool {
 	switch len(name) {
@@ -295,7 +302,15 @@ var errBadResponse = errors.New("malformed response from backend")
 // (a route whose CORS policy is on, and a request without Origin) it does
 // what finishCORS does on the general path: the backend's
 // Access-Control-* headers are dropped and Vary names Origin.
-func parseLaneResp(dst, b []byte, headReq, cors bool, r *laneResp) (out []byte, ok bool, err error) {
+//
+// respOpts says what the request asked for.
+type respOpts struct {
+	head  bool // a HEAD request: no body, whatever the headers say
+	cors  bool // apply finishCORS's rules
+	close bool // the client asked to close: say so
+}
+
+func parseLaneResp(dst, b []byte, o respOpts, r *laneResp) (out []byte, ok bool, err error) {
 	end := bytes.Index(b, crlfcrlf)
 	if end < 0 {
 		if len(b) > maxLaneHead {
@@ -341,7 +356,7 @@ func parseLaneResp(dst, b []byte, headReq, cors bool, r *laneResp) (out []byte, 
 			return dst, false, errBadResponse
 		}
 		name, val := hl[:colon], trimOWS(hl[colon+1:])
-		if cors {
+		if o.cors {
 			if len(name) > 15 && bytes.EqualFold(name[:15], []byte("Access-Control-")) && isCORSStripped(name) {
 				continue
 			}
@@ -398,7 +413,7 @@ func parseLaneResp(dst, b []byte, headReq, cors bool, r *laneResp) (out []byte, 
 	switch {
 	case st == 101:
 		return dst, false, errBadResponse // no upgrade was asked for
-	case headReq || st < 200 || st == 204 || st == 304:
+	case o.head || st < 200 || st == 204 || st == 304:
 		r.framing = bodyNone
 	case chunked:
 		r.framing = bodyChunked // Content-Length, if any, is ignored (RFC 9112 6.3)
@@ -411,10 +426,10 @@ func parseLaneResp(dst, b []byte, headReq, cors bool, r *laneResp) (out []byte, 
 		r.framing = bodyClose
 		r.keepAlive = false
 	}
-	if r.framing == bodyClose {
+	if (r.framing == bodyClose || o.close) && st >= 200 {
 		dst = append(dst, "Connection: close\r\n"...)
 	}
-	if cors && !varyOrigin && st >= 200 {
+	if o.cors && !varyOrigin && st >= 200 {
 		dst = append(dst, "Vary: Origin\r\n"...)
 	}
 	return append(dst, "\r\n"...), true, nil

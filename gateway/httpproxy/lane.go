@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"golang.org/x/sys/unix"
 
+	"github.com/warren-mesh/warren/gateway/backend"
 	"github.com/warren-mesh/warren/gateway/config"
 	"github.com/warren-mesh/warren/internal/evloop"
 )
@@ -28,9 +29,10 @@ import (
 //
 // It takes only plain requests: HTTP/1.1, a Host, no body or a
 // Content-Length body of at most 64 KiB, no Upgrade/Expect/Transfer-Encoding
-// or other hop-by-hop header but "Connection: keep-alive", no Origin when
-// the route's CORS policy is on, on a route without the internal handler,
-// to a backend that is ready now.
+// or other hop-by-hop header but "Connection: keep-alive" or "close", no Origin when
+// the route's CORS policy is on, on a route without the internal handler
+// whose backends are all ready now (so a cold start, and the balancer's
+// choice that goes with it, happen once, on the general path).
 // The first request that is anything else hands its connection, with the
 // bytes already read, to the fasthttp path for good (fallback): cold
 // starts, WebSockets, chunked uploads, errors the gateway answers itself
@@ -88,6 +90,16 @@ func laneEligible(pool *Pool) bool {
 		}
 	}
 	return len(pool.Targets) > 0
+}
+
+// allReady: every backend of the pool is ready (one atomic load each).
+func allReady(pool *Pool) bool {
+	for _, t := range pool.Targets {
+		if t.Backend.State() != backend.Ready {
+			return false
+		}
+	}
+	return true
 }
 
 // add takes an accepted connection into a loop, or returns false (the
@@ -285,6 +297,7 @@ type laneClient struct {
 	retried   bool
 	tried     uint64
 	cors      bool // the route's CORS policy is on (the request has no Origin)
+	closeReq  bool // the request asked to close the connection after it
 
 	respStarted   bool
 	eof           bool // the client finished sending: close after the response
@@ -373,6 +386,12 @@ func (lc *laneClient) next() {
 		lc.fallback()
 		return
 	}
+	if !allReady(pool) {
+		// A start, a backoff or a stopped backend: the general path decides
+		// (and the balancer's choice is made once, there).
+		lc.fallback()
+		return
+	}
 	idx := 0
 	if len(pool.Targets) > 1 {
 		idx = pool.Selector.Select(pool.cands, lc.ipStr)
@@ -381,7 +400,7 @@ func (lc *laneClient) next() {
 		lc.fallback() // nothing ready: the general path waits, starts, answers
 		return
 	}
-	lc.pool, lc.idx, lc.t, lc.cors = pool, idx, pool.Targets[idx], cors
+	lc.pool, lc.idx, lc.t, lc.cors, lc.closeReq = pool, idx, pool.Targets[idx], cors, lc.req.close
 	lc.tried = 0
 	if idx < 64 {
 		lc.tried = 1 << idx
@@ -470,6 +489,9 @@ func (lc *laneClient) gatewayError(code int, msg string, closeUp bool) {
 	b = append(b, fasthttp.StatusMessage(code)...)
 	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
+	if lc.closeReq {
+		b = append(b, "\r\nConnection: close"...)
+	}
 	b = append(b, "\r\n\r\n"...)
 	if !lc.req.head {
 		b = append(b, body...)
@@ -504,7 +526,7 @@ func (lc *laneClient) endRequest(status int, ok bool) {
 	if !ok || lc.c.Closed() {
 		return
 	}
-	if lc.eof || lc.ll.lane.drain.Load() {
+	if lc.eof || lc.closeReq || lc.ll.lane.drain.Load() {
 		lc.closeAfterOutput()
 		return
 	}
@@ -605,7 +627,7 @@ func (upHandler) OnRead(c *evloop.Conn) {
 				}
 				return
 			}
-			head, ok, err := parseLaneResp(up.ll.scratch[:0], in, lc.req.head, lc.cors, &up.resp)
+			head, ok, err := parseLaneResp(up.ll.scratch[:0], in, respOpts{head: lc.req.head, cors: lc.cors, close: lc.closeReq}, &up.resp)
 			up.ll.scratch = head[:0]
 			if err != nil {
 				lc.upFailed(up, err, true)

@@ -65,9 +65,15 @@ func TestLaneForwardsLikeGeneralPath(t *testing.T) {
 		if laneServed(p) != before+1 {
 			t.Fatalf("keep-alive request not served by the lane (served %d -> %d)", before, laneServed(p))
 		}
-		_, viaGeneral := getWith(t, client(), "http://"+addr+"/headers", hdr)
+		// Keep-Alive (a hop-by-hop header both paths drop) sends the
+		// request to the general path.
+		gh := map[string]string{"Keep-Alive": "timeout=5"}
+		for k, v := range hdr {
+			gh[k] = v
+		}
+		_, viaGeneral := getWith(t, client(), "http://"+addr+"/headers", gh)
 		if laneServed(p) != before+1 {
-			t.Fatal("Connection: close request was served by the lane")
+			t.Fatal("a request with Keep-Alive was served by the lane")
 		}
 		if viaLane != viaGeneral {
 			t.Errorf("headers differ with %v\nlane:\n%s\ngeneral:\n%s", hdr, viaLane, viaGeneral)
@@ -548,5 +554,35 @@ func TestLaneStaleRetryDialsFresh(t *testing.T) {
 		if code != 200 || !strings.HasPrefix(b, "conn") {
 			t.Errorf("GET %d over stale pooled connections = %d %q, want 200", i, code, b)
 		}
+	}
+}
+
+// "Connection: close" is served on the lane, answered with Connection:
+// close, and the connection ends after the response.
+func TestLaneConnectionClose(t *testing.T) {
+	u := startUpstream(t, "a")
+	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", u.addr)}})
+	gw := serve(t, p)
+	c, err := net.Dial("tcp", gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	all, err := io.ReadAll(c) // ends only if the gateway closes
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(string(all))), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "a GET /x" || !resp.Close {
+		t.Errorf("body %q, Connection: close in response %v; raw:\n%s", b, resp.Close, all)
+	}
+	if laneServed(p) != 1 {
+		t.Errorf("lane served %d, want 1", laneServed(p))
 	}
 }
