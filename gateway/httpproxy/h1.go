@@ -339,6 +339,7 @@ func parseLaneResp(dst, b []byte, o respOpts, r *laneResp) (out []byte, ok bool,
 	dst = append(dst, "HTTP/1.1"...)
 	dst = append(dst, line[8:]...)
 	dst = append(dst, '\n')
+	hdrStart := len(dst)
 	cl := int64(-1)
 	chunked := false
 	varyOrigin := false
@@ -409,6 +410,11 @@ func parseLaneResp(dst, b []byte, o respOpts, r *laneResp) (out []byte, ok bool,
 			}
 		}
 		dst = append(dst, full...)
+	}
+	if chunked && cl >= 0 {
+		// RFC 9112 6.3: the Content-Length a chunked response also has is
+		// not forwarded (a recipient that trusts it would misframe).
+		dst = dropHeaderLines(dst, hdrStart, "Content-Length")
 	}
 	switch {
 	case st == 101:
@@ -555,4 +561,19 @@ func isCORSStripped(name []byte) bool {
 		}
 	}
 	return false
+}
+
+// dropHeaderLines removes the header lines named name from dst[from:].
+func dropHeaderLines(dst []byte, from int, name string) []byte {
+	w := from
+	for r := from; r < len(dst); {
+		i := bytes.IndexByte(dst[r:], '\n')
+		line := dst[r : r+i+1]
+		colon := bytes.IndexByte(line, ':')
+		if colon != len(name) || !bytes.EqualFold(line[:colon], []byte(name)) {
+			w += copy(dst[w:], line)
+		}
+		r += i + 1
+	}
+	return dst[:w]
 }

@@ -207,7 +207,7 @@ func (ll *laneLoop) tick(now time.Time) {
 			if now.Sub(lc.headStart) > opt.ReadHeaderTimeout {
 				lc.c.Close()
 			}
-		case now.Sub(lc.last) > opt.IdleTimeout:
+		case lc.c.Queued() == 0 && now.Sub(lc.last) > opt.IdleTimeout:
 			lc.c.Close()
 		}
 	}
@@ -235,7 +235,7 @@ func (ll *laneLoop) tick(now time.Time) {
 func (ll *laneLoop) closeIdle() {
 	for lc := range ll.clients {
 		if !lc.busy {
-			lc.c.Close()
+			lc.closeAfterOutput() // a finished response may still be queued
 		}
 	}
 	for t, ups := range ll.idle {
@@ -302,6 +302,7 @@ type laneClient struct {
 	respStarted   bool
 	eof           bool // the client finished sending: close after the response
 	closeWhenSent bool
+	closeAfter    bool // the response ended with the backend connection: close after it
 	fallbackWhen  bool // hand over to the general path once output is out
 }
 
@@ -313,7 +314,7 @@ func (clientHandler) OnRead(c *evloop.Conn) {
 	if c.EOF() {
 		lc.eof = true
 		if !lc.busy && !lc.fallbackWhen {
-			c.Close()
+			lc.closeAfterOutput() // a finished response may still be queued
 			return
 		}
 	}
@@ -328,6 +329,7 @@ func (clientHandler) OnRead(c *evloop.Conn) {
 
 func (clientHandler) OnWritable(c *evloop.Conn) {
 	lc := c.Ctx.(*laneClient)
+	lc.last = lc.ll.now
 	if lc.up != nil && lc.up.paused {
 		lc.up.paused = false
 		lc.up.c.ResumeRead()
@@ -362,6 +364,9 @@ func (lc *laneClient) next() {
 	in := c.In()
 	if len(in) == 0 {
 		lc.headStart = time.Time{}
+		if c.EOF() {
+			lc.closeAfterOutput() // the client has no more requests
+		}
 		return
 	}
 	if lc.headStart == (time.Time{}) {
@@ -526,11 +531,11 @@ func (lc *laneClient) endRequest(status int, ok bool) {
 	if !ok || lc.c.Closed() {
 		return
 	}
-	if lc.eof || lc.closeReq || lc.ll.lane.drain.Load() {
+	if lc.closeAfter || lc.closeReq || lc.ll.lane.drain.Load() {
 		lc.closeAfterOutput()
 		return
 	}
-	lc.next() // a pipelined request may be waiting
+	lc.next() // a pipelined request may be waiting (even after the client's EOF)
 }
 
 func (lc *laneClient) closeAfterOutput() {
@@ -724,7 +729,7 @@ func (up *laneUp) finish() {
 		up.c.Close()
 	}
 	if up.resp.framing == bodyClose {
-		lc.eof = true // the body ended with the connection: so must the client's
+		lc.closeAfter = true // the body ended with the connection: so must the client's
 	}
 	lc.t.Backend.Succeed()
 	lc.last = lc.ll.now

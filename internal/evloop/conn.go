@@ -206,6 +206,17 @@ func (c *Conn) event(ev uint32) {
 		c.h.OnConnect(c, nil)
 		return
 	}
+	if ev&(unix.EPOLLERR|unix.EPOLLHUP) != 0 && (c.paused || c.eof) && len(c.out) == 0 {
+		// epoll reports these even when not asked for: a connection that
+		// is not read (paused, or at EOF) and has nothing to write would
+		// make the level-triggered loop spin. The socket is dead: close.
+		err := error(unix.ECONNRESET)
+		if soerr, e := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR); e == nil && soerr != 0 {
+			err = unix.Errno(soerr)
+		}
+		c.CloseErr(fmt.Errorf("read: %w", err))
+		return
+	}
 	if ev&unix.EPOLLOUT != 0 && len(c.out) > 0 {
 		n, err := writeFd(c.fd, c.out)
 		if err != nil {
