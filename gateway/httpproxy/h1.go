@@ -126,11 +126,11 @@ func parseLaneReq(b []byte, r *laneReq) (ok bool, err error) {
 			}
 		case 14:
 			if bytes.EqualFold(name, []byte("Content-Length")) {
-				n, err := strconv.Atoi(string(val))
-				if seenCL || err != nil || n < 0 || len(val) > 10 || val[0] == '+' || val[0] == '-' {
+				n, ok := parseDigits(val)
+				if seenCL || !ok || n > maxLaneBody {
 					return false, errLaneFallback
 				}
-				seenCL, r.bodyLen = true, n
+				seenCL, r.bodyLen = true, int(n)
 			}
 		case 15:
 			if bytes.EqualFold(name, []byte("X-Forwarded-For")) {
@@ -331,8 +331,9 @@ func parseLaneResp(dst, b []byte, o respOpts, r *laneResp) (out []byte, ok bool,
 	} else if line[7] != '1' {
 		return dst, false, errBadResponse
 	}
-	st, err := strconv.Atoi(string(line[9:12]))
-	if err != nil || st < 100 {
+	st64, ok := parseDigits(line[9:12])
+	st := int(st64)
+	if !ok || st < 100 {
 		return dst, false, errBadResponse
 	}
 	r.status = st
@@ -341,7 +342,7 @@ func parseLaneResp(dst, b []byte, o respOpts, r *laneResp) (out []byte, ok bool,
 	dst = append(dst, '\n')
 	hdrStart := len(dst)
 	cl := int64(-1)
-	chunked := false
+	chunked, te := false, false
 	varyOrigin := false
 	for rest := head[nl+1:]; len(rest) > 0; {
 		i := bytes.IndexByte(rest, '\n')
@@ -388,8 +389,8 @@ func parseLaneResp(dst, b []byte, o respOpts, r *laneResp) (out []byte, ok bool,
 			}
 		case 14:
 			if bytes.EqualFold(name, []byte("Content-Length")) {
-				n, err := strconv.ParseInt(string(val), 10, 64)
-				if err != nil || n < 0 || (cl >= 0 && cl != n) {
+				n, ok := parseDigits(val)
+				if !ok || (cl >= 0 && cl != n) {
 					return dst, false, errBadResponse
 				}
 				cl = n
@@ -403,6 +404,7 @@ func parseLaneResp(dst, b []byte, o respOpts, r *laneResp) (out []byte, ok bool,
 				// chunked must be the last coding (RFC 9112 6.1); other
 				// codings end with the connection.
 				codings := bytes.Split(val, []byte{','})
+				te = true
 				chunked = bytes.EqualFold(trimOWS(codings[len(codings)-1]), []byte("chunked"))
 				if !chunked {
 					r.keepAlive = false
@@ -411,10 +413,11 @@ func parseLaneResp(dst, b []byte, o respOpts, r *laneResp) (out []byte, ok bool,
 		}
 		dst = append(dst, full...)
 	}
-	if chunked && cl >= 0 {
-		// RFC 9112 6.3: the Content-Length a chunked response also has is
-		// not forwarded (a recipient that trusts it would misframe).
+	if te && cl >= 0 {
+		// RFC 9112 6.3: Transfer-Encoding overrides Content-Length, which
+		// is not forwarded (a recipient that trusts it would misframe).
 		dst = dropHeaderLines(dst, hdrStart, "Content-Length")
+		cl = -1
 	}
 	switch {
 	case st == 101:
@@ -422,7 +425,10 @@ func parseLaneResp(dst, b []byte, o respOpts, r *laneResp) (out []byte, ok bool,
 	case o.head || st < 200 || st == 204 || st == 304:
 		r.framing = bodyNone
 	case chunked:
-		r.framing = bodyChunked // Content-Length, if any, is ignored (RFC 9112 6.3)
+		r.framing = bodyChunked
+	case te:
+		r.framing = bodyClose // a coding other than chunked last: until the connection ends
+		r.keepAlive = false
 	case cl >= 0:
 		r.framing, r.length = bodyLength, cl
 		if cl == 0 {
@@ -441,14 +447,22 @@ func parseLaneResp(dst, b []byte, o respOpts, r *laneResp) (out []byte, ok bool,
 	return append(dst, "\r\n"...), true, nil
 }
 
-// chunkScanner finds the end of a chunked body while it streams past.
+// chunkScanner finds the end of a chunked body while it streams past. It
+// is as strict as net/http's reader (RFC 9112 7.1): lines end with CRLF
+// (a bare CR or LF is an error), the size is hex digits followed only by
+// whitespace and ";" extensions, trailer lines are "name: value". A
+// backend that frames otherwise is a backend the lane cannot delimit, so
+// the response fails rather than risk a desynchronised connection.
 type chunkScanner struct {
 	state int   // see below
 	left  int64 // data bytes left in the current chunk
 	line  int   // length of the size or trailer line so far
 	size  int64
 	hex   bool // the size line has a digit
-	ext   bool // past the size digits (extension or CR)
+	ext   bool // past the size digits (whitespace or an extension)
+	semi  bool // in a ";" extension
+	cr    bool // the line's last byte was CR: LF must follow
+	colon bool // the trailer line has a colon
 }
 
 const (
@@ -468,23 +482,46 @@ func (s *chunkScanner) scan(b []byte) (int, error) {
 	i := 0
 	for i < len(b) && s.state != csDone {
 		switch s.state {
-		case csSize:
+		case csSize, csTrailer:
 			c := b[i]
 			i++
 			s.line++
-			switch {
-			case s.line > 4096:
+			if s.line > 4096 {
 				return i, errBadChunk
-			case c == '\n':
-				if !s.hex {
+			}
+			if s.cr != (c == '\n') {
+				return i, errBadChunk // CR without LF, or LF without CR
+			}
+			if c == '\r' {
+				s.cr = true
+				continue
+			}
+			if c == '\n' {
+				if err := s.endLine(); err != nil {
+					return i, err
+				}
+				continue
+			}
+			if s.semi {
+				continue // extensions are skipped whatever they hold (as net/http does)
+			}
+			if c < ' ' && c != '\t' || c == 0x7f {
+				return i, errBadChunk
+			}
+			if s.state == csTrailer {
+				switch {
+				case s.colon:
+				case c == ':':
+					if s.line == 1 {
+						return i, errBadChunk // no field name
+					}
+					s.colon = true
+				case !isTokenChar(c):
 					return i, errBadChunk
 				}
-				if s.size == 0 {
-					s.state = csTrailer
-				} else {
-					s.state, s.left = csData, s.size
-				}
-				s.size, s.hex, s.ext, s.line = 0, false, false, 0
+				continue
+			}
+			switch {
 			case !s.ext && hexVal(c) >= 0:
 				if s.size > 1<<40 {
 					return i, errBadChunk
@@ -493,8 +530,12 @@ func (s *chunkScanner) scan(b []byte) (int, error) {
 				s.hex = true
 			case !s.hex:
 				return i, errBadChunk // the line starts with the size
-			default:
-				s.ext = true // ';' extensions, CR: skipped up to LF
+			case c == ';':
+				s.ext, s.semi = true, true
+			case c == ' ' || c == '\t':
+				s.ext = true
+			case !s.semi:
+				return i, errBadChunk // junk after the digits
 			}
 		case csData:
 			n := int64(len(b) - i)
@@ -518,23 +559,35 @@ func (s *chunkScanner) scan(b []byte) (int, error) {
 			}
 			i++
 			s.state = csSize
-		case csTrailer:
-			c := b[i]
-			i++
-			if c == '\n' {
-				if s.line <= 1 { // empty line (CRLF): end of the body
-					s.state = csDone
-				}
-				s.line = 0
-				continue
-			}
-			s.line++
-			if s.line > 4096 {
-				return i, errBadChunk
-			}
 		}
 	}
 	return i, nil
+}
+
+// endLine handles the CRLF ending a size or trailer line.
+func (s *chunkScanner) endLine() error {
+	empty := s.line == 2
+	s.line, s.cr = 0, false
+	if s.state == csTrailer {
+		switch {
+		case empty:
+			s.state = csDone
+		case !s.colon:
+			return errBadChunk
+		}
+		s.colon = false
+		return nil
+	}
+	if !s.hex {
+		return errBadChunk
+	}
+	if s.size == 0 {
+		s.state = csTrailer
+	} else {
+		s.state, s.left = csData, s.size
+	}
+	s.size, s.hex, s.ext, s.semi = 0, false, false, false
+	return nil
 }
 
 func hexVal(c byte) int {
@@ -576,4 +629,20 @@ func dropHeaderLines(dst []byte, from int, name string) []byte {
 		r += i + 1
 	}
 	return dst[:w]
+}
+
+// parseDigits parses a Content-Length value: decimal digits only (no sign,
+// no spaces), at most 18 of them.
+func parseDigits(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }

@@ -608,6 +608,18 @@ func (upHandler) OnWritable(*evloop.Conn) {}
 
 func (upHandler) OnClose(c *evloop.Conn, err error) {
 	up := c.Ctx.(*laneUp)
+	if lc := up.cl; lc != nil && errors.Is(err, evloop.ErrStopped) {
+		// The loop stops (shutdown's deadline passed): no retry, and no
+		// failure counted against the backend.
+		up.cl, lc.up = nil, nil
+		status := lc.status
+		if !lc.respStarted {
+			status = fasthttp.StatusBadGateway
+		}
+		lc.endRequest(status, false)
+		lc.c.Close()
+		return
+	}
 	if lc := up.cl; lc != nil {
 		if err == nil {
 			err = errors.New("connection closed")

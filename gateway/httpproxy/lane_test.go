@@ -586,3 +586,41 @@ func TestLaneConnectionClose(t *testing.T) {
 		t.Errorf("lane served %d, want 1", laneServed(p))
 	}
 }
+
+// A Shutdown whose deadline passes with a request in flight ends it
+// without counting a failure against the backend (nor retrying it).
+func TestLaneShutdownDeadlineNoFailure(t *testing.T) {
+	var conns atomic.Int32
+	addr := rawBackend(t, func(n int, c net.Conn) {
+		conns.Add(1)
+		io.Copy(io.Discard, c) // never answers
+	})
+	tg := fixed(t, "a", addr) // MaxFails 1: one failure takes it out
+	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{tg}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { defer close(served); p.Serve(ln) }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitFor(t, func() bool { return conns.Load() == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	p.Shutdown(ctx)
+	<-served
+	if !tg.Backend.Available() {
+		t.Error("the backend was counted failed because the gateway shut down")
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d backend connections; the request was retried during shutdown", n)
+	}
+	if a := tg.Backend.Active(); a != 0 {
+		t.Errorf("backend Active = %d after shutdown, want 0", a)
+	}
+}

@@ -22,6 +22,7 @@ type Conn struct {
 
 	l          *Loop
 	fd         int
+	id         int32 // in the epoll event beside fd: an event for a closed socket whose number was reused is dropped
 	h          Handler
 	ev         uint32 // epoll events registered
 	in         []byte // bytes read and not consumed
@@ -144,7 +145,7 @@ func (c *Conn) setEvents() {
 		return
 	}
 	c.ev = ev
-	if err := unix.EpollCtl(c.l.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: ev, Fd: int32(c.fd)}); err != nil {
+	if err := unix.EpollCtl(c.l.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: ev, Fd: int32(c.fd), Pad: c.id}); err != nil {
 		c.CloseErr(fmt.Errorf("evloop: epoll_ctl mod: %w", err))
 	}
 }

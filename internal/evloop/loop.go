@@ -55,6 +55,7 @@ type Loop struct {
 	stopped bool
 
 	conns   map[int]*Conn
+	lastID  int32
 	closing []*Conn // closed during a callback; OnClose runs after it
 	buf     []byte  // read buffer shared by all connections of the loop
 	events  []unix.EpollEvent
@@ -173,7 +174,9 @@ func (l *Loop) Run() {
 				unix.Read(l.wakefd, b[:])
 				continue
 			}
-			if c := l.conns[fd]; c != nil {
+			// A callback earlier in this batch may have closed a socket and
+			// opened another with its number: the id tells them apart.
+			if c := l.conns[fd]; c != nil && c.id == ev.Pad {
 				c.event(ev.Events)
 				l.flushClosing()
 			}
@@ -243,10 +246,15 @@ func (l *Loop) flushClosing() {
 	l.closing = l.closing[:0]
 }
 
+func (l *Loop) newID() int32 {
+	l.lastID++
+	return l.lastID
+}
+
 // Add takes fd (a connected, non-blocking socket) into the loop.
 func (l *Loop) Add(fd int, h Handler, ctx any) (*Conn, error) {
-	c := &Conn{l: l, fd: fd, h: h, Ctx: ctx, ev: unix.EPOLLIN | unix.EPOLLRDHUP}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: c.ev, Fd: int32(fd)}); err != nil {
+	c := &Conn{l: l, fd: fd, id: l.newID(), h: h, Ctx: ctx, ev: unix.EPOLLIN | unix.EPOLLRDHUP}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: c.ev, Fd: int32(fd), Pad: c.id}); err != nil {
 		return nil, fmt.Errorf("evloop: epoll_ctl add: %w", err)
 	}
 	l.conns[fd] = c
@@ -269,8 +277,8 @@ func (l *Loop) Dial(sa unix.Sockaddr, h Handler, ctx any) (*Conn, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("dial: %w", err)
 	}
-	c := &Conn{l: l, fd: fd, h: h, Ctx: ctx, connecting: true, ev: unix.EPOLLOUT}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: c.ev, Fd: int32(fd)}); err != nil {
+	c := &Conn{l: l, fd: fd, id: l.newID(), h: h, Ctx: ctx, connecting: true, ev: unix.EPOLLOUT}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: c.ev, Fd: int32(fd), Pad: c.id}); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("evloop: epoll_ctl add: %w", err)
 	}
