@@ -191,13 +191,8 @@ func slowGet(t *testing.T, gw string, chunk int) chan string {
 func TestReviewLaneShutdownTruncatesQueuedResponse(t *testing.T) {
 	const size = 8 << 20
 	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", bigBackend(t, size))}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() { defer close(served); p.Serve(ln) }()
-	res := slowGet(t, ln.Addr().String(), 64<<10)
+	gwAddr, served := serveOwn(t, p)
+	res := slowGet(t, gwAddr, 64<<10)
 	// Wait for the moment the response is complete on the lane (not busy)
 	// but not all written to the client yet.
 	waitFor(t, func() bool { q, b := laneQueued(p); return laneServed(p) == 1 && b == 0 && q > 0 })
@@ -227,26 +222,17 @@ func TestReviewLaneIdleTimeoutTruncatesQueuedResponse(t *testing.T) {
 // Backend.Active must return to 0 once requests are done, whatever their
 // outcome (served, 504, client gone mid-request, stale pooled retry).
 func TestReviewLaneActiveReturnsToZero(t *testing.T) {
-	addr := rawBackend(t, func(n int, c net.Conn) {
-		br := bufio.NewReader(c)
-		for {
-			l, err := br.ReadString('\n')
-			if err != nil {
-				return
-			}
-			path := strings.Fields(l)[1]
-			readHead(br)
-			switch path {
-			case "/hang":
-				io.Copy(io.Discard, c)
-				return
-			case "/close":
-				io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\nbye")
-				return
-			default:
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-			}
+	addr := pathBackend(t, func(path string, c net.Conn) bool {
+		switch path {
+		case "/hang":
+			io.Copy(io.Discard, c)
+			return false
+		case "/close":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\nbye")
+			return false
 		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return true
 	})
 	tg := fixed(t, "a", addr)
 	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{tg}, RequestTimeout: 300 * time.Millisecond})

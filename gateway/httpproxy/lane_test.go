@@ -226,6 +226,24 @@ func rawBackend(t *testing.T, fn func(n int, c net.Conn)) string {
 	return ln.Addr().String()
 }
 
+// pathBackend answers each request (bodies are not read) with fn, given
+// the request's path; fn returns false to end the connection.
+func pathBackend(t *testing.T, fn func(path string, c net.Conn) bool) string {
+	return rawBackend(t, func(n int, c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil || len(strings.Fields(l)) < 2 {
+				return
+			}
+			readHead(br)
+			if !fn(strings.Fields(l)[1], c) {
+				return
+			}
+		}
+	})
+}
+
 // readHead reads one request head from br.
 func readHead(br *bufio.Reader) error {
 	for {
@@ -274,25 +292,17 @@ func TestLaneStalePooledConnection(t *testing.T) {
 // Responses framed by the connection's end, chunked ones with trailers,
 // and 1xx interim responses.
 func TestLaneResponseFraming(t *testing.T) {
-	addr := rawBackend(t, func(n int, c net.Conn) {
-		br := bufio.NewReader(c)
-		for {
-			l, err := br.ReadString('\n')
-			if err != nil {
-				return
-			}
-			path := strings.Fields(l)[1]
-			readHeadRest(br)
-			switch path {
-			case "/close":
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end")
-				return
-			case "/chunked":
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n4;ext=1\r\nabcd\r\n3\r\nefg\r\n0\r\nX-T: v\r\n\r\n")
-			case "/interim":
-				io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-			}
+	addr := pathBackend(t, func(path string, c net.Conn) bool {
+		switch path {
+		case "/close":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end")
+			return false
+		case "/chunked":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n4;ext=1\r\nabcd\r\n3\r\nefg\r\n0\r\nX-T: v\r\n\r\n")
+		case "/interim":
+			io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		}
+		return true
 	})
 	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", addr)}})
 	gw := serve(t, p)
@@ -307,8 +317,6 @@ func TestLaneResponseFraming(t *testing.T) {
 		t.Errorf("lane served %d, want 3", n)
 	}
 }
-
-func readHeadRest(br *bufio.Reader) { readHead(br) }
 
 // A client that does not read: the lane stops reading the backend, so
 // memory stays bounded; the body then arrives whole.
@@ -425,18 +433,13 @@ func TestLaneShutdownDrains(t *testing.T) {
 		}
 	})
 	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", addr)}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() { defer close(served); p.Serve(ln) }()
-	idle, err := net.Dial("tcp", ln.Addr().String())
+	gwAddr, served := serveOwn(t, p)
+	idle, err := net.Dial("tcp", gwAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer idle.Close()
-	busy, err := net.Dial("tcp", ln.Addr().String())
+	busy, err := net.Dial("tcp", gwAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,6 +476,19 @@ func TestLaneShutdownDrains(t *testing.T) {
 		t.Error(err)
 	}
 	<-served
+}
+
+// serveOwn serves p on a new listener and leaves Shutdown to the test;
+// served closes when Serve returns.
+func serveOwn(t *testing.T, p *Proxy) (addr string, served <-chan struct{}) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); p.Serve(ln) }()
+	return ln.Addr().String(), done
 }
 
 func waitFor(t *testing.T, cond func() bool) {
@@ -597,13 +613,8 @@ func TestLaneShutdownDeadlineNoFailure(t *testing.T) {
 	})
 	tg := fixed(t, "a", addr) // MaxFails 1: one failure takes it out
 	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{tg}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() { defer close(served); p.Serve(ln) }()
-	c, err := net.Dial("tcp", ln.Addr().String())
+	gwAddr, served := serveOwn(t, p)
+	c, err := net.Dial("tcp", gwAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
