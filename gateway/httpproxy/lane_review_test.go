@@ -21,14 +21,7 @@ import (
 // connection after the first response, dropping the second request that
 // is already in c.In().
 func TestReviewLanePipelinedThenHalfClose(t *testing.T) {
-	u := startUpstream(t, "a")
-	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", u.addr)}})
-	gw := serve(t, p)
-	c, err := net.Dial("tcp", gw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	p, c := upstreamConn(t)
 	io.WriteString(c, "GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n")
 	c.(*net.TCPConn).CloseWrite()
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))

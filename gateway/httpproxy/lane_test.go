@@ -86,14 +86,7 @@ func TestLaneForwardsLikeGeneralPath(t *testing.T) {
 
 // Pipelined requests on one connection are answered in order.
 func TestLanePipelining(t *testing.T) {
-	u := startUpstream(t, "a")
-	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", u.addr)}})
-	addr := serve(t, p)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	p, c := upstreamConn(t)
 	var reqs strings.Builder
 	for i := range 5 {
 		fmt.Fprintf(&reqs, "GET /p%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
@@ -126,14 +119,7 @@ func TestLanePipelining(t *testing.T) {
 // A connection moves to the general path at its first request the lane
 // does not take, with the bytes it had read, and stays correct there.
 func TestLaneFallbackMidConnection(t *testing.T) {
-	u := startUpstream(t, "a")
-	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", u.addr)}})
-	addr := serve(t, p)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	p, c := upstreamConn(t)
 	// A lane request, then a chunked upload (general path) sent in the
 	// same write, then a plain request again (still general: for good).
 	io.WriteString(c, "GET /one HTTP/1.1\r\nHost: x\r\n\r\n"+
@@ -478,6 +464,20 @@ func TestLaneShutdownDrains(t *testing.T) {
 	<-served
 }
 
+// upstreamConn serves a proxy to one startUpstream backend and returns a
+// client connection to it.
+func upstreamConn(t *testing.T) (*Proxy, net.Conn) {
+	t.Helper()
+	u := startUpstream(t, "a")
+	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", u.addr)}})
+	c, err := net.Dial("tcp", serve(t, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return p, c
+}
+
 // serveOwn serves p on a new listener and leaves Shutdown to the test;
 // served closes when Serve returns.
 func serveOwn(t *testing.T, p *Proxy) (addr string, served <-chan struct{}) {
@@ -576,14 +576,7 @@ func TestLaneStaleRetryDialsFresh(t *testing.T) {
 // "Connection: close" is served on the lane, answered with Connection:
 // close, and the connection ends after the response.
 func TestLaneConnectionClose(t *testing.T) {
-	u := startUpstream(t, "a")
-	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", u.addr)}})
-	gw := serve(t, p)
-	c, err := net.Dial("tcp", gw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	p, c := upstreamConn(t)
 	io.WriteString(c, "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	all, err := io.ReadAll(c) // ends only if the gateway closes
