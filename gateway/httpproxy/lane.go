@@ -379,7 +379,7 @@ func (lc *laneClient) next() {
 	}
 	if !ok || len(in) < lc.req.headLen+lc.req.bodyLen {
 		if c.EOF() {
-			c.Close() // a partial request and no more to come
+			lc.closeAfterOutput() // a partial request and no more to come
 		}
 		return
 	}
