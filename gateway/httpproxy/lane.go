@@ -63,7 +63,7 @@ func newLane(p *Proxy) (*lane, error) {
 	ln := &lane{p: p, closed: make(chan struct{})}
 	n := runtime.GOMAXPROCS(0)
 	for range n {
-		ll := &laneLoop{lane: ln, idle: map[*Target][]*laneUp{}, gens: map[*Target]uint64{}, clients: map[*laneClient]struct{}{}}
+		ll := &laneLoop{lane: ln, idle: map[*Target][]*laneUp{}, clients: map[*laneClient]struct{}{}}
 		l, err := evloop.New(laneTick, ll.tick)
 		if err != nil {
 			for _, o := range ln.loops {
@@ -189,7 +189,6 @@ type laneLoop struct {
 	l       *evloop.Loop
 	now     time.Time // the last tick: coarse clock for idle timeouts
 	idle    map[*Target][]*laneUp
-	gens    map[*Target]uint64 // backend generation the idle connections belong to
 	clients map[*laneClient]struct{}
 	scratch []byte
 }
@@ -217,7 +216,10 @@ func (ll *laneLoop) tick(now time.Time) {
 			if up.c.Closed() {
 				continue
 			}
-			if now.Sub(up.since) > upstreamIdle {
+			if now.Sub(up.since) > upstreamIdle || up.stale() {
+				// Too old, to a process that is gone, or to a target whose
+				// idle connections were closed (CloseIdle: a reload removed
+				// it; the map then lets go of it too).
 				up.c.Close()
 				continue
 			}
@@ -248,25 +250,23 @@ func (ll *laneLoop) closeIdle() {
 
 // upstream returns a pooled connection to t (unless fresh), or dials one.
 func (ll *laneLoop) upstream(t *Target, fresh bool) (*laneUp, error) {
-	if g := t.Backend.Generation(); ll.gens[t] != g {
-		// A new process: connections to the old one are dead.
-		for _, up := range ll.idle[t] {
-			up.c.Close()
-		}
-		delete(ll.idle, t)
-		ll.gens[t] = g
-	}
 	ups := ll.idle[t]
 	for len(ups) > 0 && !fresh {
 		up := ups[len(ups)-1]
 		ups = ups[:len(ups)-1]
 		ll.idle[t] = ups
-		if !up.c.Closed() {
-			up.reused = true
-			return up, nil
+		if up.c.Closed() {
+			continue
 		}
+		if up.stale() {
+			// A new process: connections to the old one are dead.
+			up.c.Close()
+			continue
+		}
+		up.reused = true
+		return up, nil
 	}
-	up := &laneUp{ll: ll, t: t, connecting: true}
+	up := &laneUp{ll: ll, t: t, connecting: true, gen: t.Backend.Generation(), epoch: t.closes.Load()}
 	c, err := ll.l.Dial(sockaddr(t.ap), upHandler{}, up)
 	if err != nil {
 		return nil, err
@@ -512,6 +512,7 @@ func (lc *laneClient) gatewayError(code int, msg string, closeUp bool) {
 func (lc *laneClient) endRequest(status int, ok bool) {
 	lc.busy = false
 	lc.t.Backend.Release()
+	lc.t = nil // a keep-alive client must not hold a target a reload removed
 	if lc.up != nil {
 		lc.up.cl = nil
 		lc.up.c.Close()
@@ -576,11 +577,19 @@ type laneUp struct {
 	reused     bool
 	paused     bool
 	since      time.Time // idle since (coarse)
+	gen        uint64    // t.Backend.Generation when dialed
+	epoch      uint64    // t.closes when dialed
 
 	headDone bool
 	resp     laneResp
 	left     int64
 	chunks   chunkScanner
+}
+
+// stale: the connection must not carry another request (its backend
+// process was replaced, or its target's idle connections were closed).
+func (up *laneUp) stale() bool {
+	return up.gen != up.t.Backend.Generation() || up.epoch != up.t.closes.Load()
 }
 
 func (up *laneUp) reset() {
@@ -732,8 +741,7 @@ func (upHandler) OnRead(c *evloop.Conn) {
 func (up *laneUp) finish() {
 	lc := up.cl
 	up.cl, lc.up = nil, nil
-	reuse := up.resp.keepAlive && len(up.c.In()) == 0 && !up.c.EOF() && !up.paused &&
-		up.ll.gens[up.t] == up.t.Backend.Generation()
+	reuse := up.resp.keepAlive && len(up.c.In()) == 0 && !up.c.EOF() && !up.paused && !up.stale()
 	if reuse {
 		up.since = up.ll.now
 		up.ll.idle[up.t] = append(up.ll.idle[up.t], up)

@@ -45,9 +45,10 @@ type Target struct {
 	// (the gateway's health handler); Backend may still hold its state.
 	Internal fasthttp.RequestHandler
 
-	hc  *fasthttp.HostClient
-	gen atomic.Uint64  // Backend.Generation the idle connections belong to
-	ap  netip.AddrPort // the lane's dial address (invalid: not an IP literal)
+	hc     *fasthttp.HostClient
+	gen    atomic.Uint64  // Backend.Generation the idle connections belong to
+	closes atomic.Uint64  // CloseIdle calls: the lane closes idle connections dialed before
+	ap     netip.AddrPort // the lane's dial address (invalid: not an IP literal)
 }
 
 // NewTarget wraps a backend with its own keep-alive connection pool.
@@ -96,8 +97,10 @@ func (t *Target) Weight() int {
 	return t.Backend.Weight()
 }
 
-// CloseIdle closes the target's idle keep-alive connections.
+// CloseIdle closes the target's idle keep-alive connections (the lane's
+// loops close theirs at their next tick, and drop the target).
 func (t *Target) CloseIdle() {
+	t.closes.Add(1)
 	if t.hc != nil {
 		t.hc.CloseIdleConnections()
 	}

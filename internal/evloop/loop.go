@@ -238,9 +238,11 @@ func pollNow(epfd int, events []unix.EpollEvent) (int, error) {
 }
 
 func (l *Loop) flushClosing() {
-	for len(l.closing) > 0 {
-		c := l.closing[0]
-		l.closing = l.closing[1:]
+	// By index, clearing each slot: OnClose may close (append) more, and
+	// the array must not keep closed connections (and their Ctx) alive.
+	for i := 0; i < len(l.closing); i++ {
+		c := l.closing[i]
+		l.closing[i] = nil
 		c.h.OnClose(c, c.err)
 	}
 	l.closing = l.closing[:0]
