@@ -236,7 +236,7 @@ func TestReviewLaneMetricsLikeGeneralPath(t *testing.T) {
 }
 
 // Shutdown with idle keep-alive lane connections returns at once, and a
-// busy one is answered before the gateway goes.
+// busy one is answered, with Connection: close, before the gateway goes.
 func TestReviewLaneShutdownWithKeepAliveConns(t *testing.T) {
 	leakCheck(t)
 	pub, in := port(t), port(t)
@@ -262,7 +262,11 @@ func TestReviewLaneShutdownWithKeepAliveConns(t *testing.T) {
 			return
 		}
 		b, _ := io.ReadAll(resp.Body)
-		res <- fmt.Sprint(resp.StatusCode, " ", strings.Fields(string(b))[0])
+		// The gateway closes the connection after this response: it says
+		// so (the general path's fasthttp server has CloseOnShutdown), so
+		// that the client does not send its next request into a closing
+		// connection.
+		res <- fmt.Sprint(resp.StatusCode, " ", strings.Fields(string(b))[0], " close=", resp.Close)
 	}()
 	time.Sleep(100 * time.Millisecond)
 	st := time.Now()
@@ -270,7 +274,7 @@ func TestReviewLaneShutdownWithKeepAliveConns(t *testing.T) {
 	if d := time.Since(st); d > 3*time.Second {
 		t.Errorf("shutdown took %v", d)
 	}
-	if r := <-res; r != "200 slow" {
+	if r := <-res; r != "200 slow close=true" {
 		t.Errorf("busy lane request at shutdown: %s", r)
 	}
 	for i, k := range ks {

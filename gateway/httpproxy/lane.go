@@ -494,7 +494,7 @@ func (lc *laneClient) gatewayError(code int, msg string, closeUp bool) {
 	b = append(b, fasthttp.StatusMessage(code)...)
 	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
-	if lc.closeReq {
+	if lc.closing() {
 		b = append(b, "\r\nConnection: close"...)
 	}
 	b = append(b, "\r\n\r\n"...)
@@ -538,6 +538,11 @@ func (lc *laneClient) endRequest(status int, ok bool) {
 	}
 	lc.next() // a pipelined request may be waiting (even after the client's EOF)
 }
+
+// closing: the connection closes after this response (the client asked,
+// or the gateway shuts down), which the response says (Connection: close),
+// as the general path's server does (CloseOnShutdown).
+func (lc *laneClient) closing() bool { return lc.closeReq || lc.ll.lane.drain.Load() }
 
 func (lc *laneClient) closeAfterOutput() {
 	if lc.c.Queued() == 0 {
@@ -653,7 +658,7 @@ func (upHandler) OnRead(c *evloop.Conn) {
 				}
 				return
 			}
-			head, ok, err := parseLaneResp(up.ll.scratch[:0], in, respOpts{head: lc.req.head, cors: lc.cors, close: lc.closeReq}, &up.resp)
+			head, ok, err := parseLaneResp(up.ll.scratch[:0], in, respOpts{head: lc.req.head, cors: lc.cors, close: lc.closing()}, &up.resp)
 			up.ll.scratch = head[:0]
 			if err != nil {
 				lc.upFailed(up, err, true)
