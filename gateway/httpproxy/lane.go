@@ -569,7 +569,11 @@ func (lc *laneClient) fallback() {
 		return
 	}
 	pre := append([]byte(nil), rest...)
-	go ln.p.handOver(fd, pre) // off the loop: the general path may take its time to accept
+	ln.p.wg.Add(1) // Shutdown waits for it (the loops have stopped by then: no Add races Wait)
+	go func() {
+		defer ln.p.wg.Done()
+		ln.p.handOver(fd, pre) // off the loop: the general path may take its time to accept
+	}()
 }
 
 // laneUp is one connection to a backend.
