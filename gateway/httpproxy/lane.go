@@ -304,6 +304,7 @@ type laneClient struct {
 	closeWhenSent bool
 	closeAfter    bool // the response ended with the backend connection: close after it
 	fallbackWhen  bool // hand over to the general path once output is out
+	waitOut       bool // the next request waits for the client to read its output
 }
 
 type clientHandler struct{}
@@ -339,6 +340,9 @@ func (clientHandler) OnWritable(c *evloop.Conn) {
 		c.Close()
 	case lc.fallbackWhen:
 		lc.fallback()
+	case lc.waitOut:
+		lc.waitOut = false
+		lc.next()
 	}
 }
 
@@ -360,6 +364,15 @@ func (clientHandler) OnClose(c *evloop.Conn, err error) {
 // next starts the request at the head of the input, if it is complete.
 func (lc *laneClient) next() {
 	c := lc.c
+	if c.Queued() > laneHighWater {
+		// The client does not read its responses: take no more requests
+		// (pipelined ones wait in the socket) until it has (OnWritable),
+		// as the general path's blocked write does. Otherwise every
+		// pipelined request queues its response, up to evloop's cap.
+		lc.waitOut = true
+		c.PauseRead()
+		return
+	}
 	c.ResumeRead()
 	in := c.In()
 	if len(in) == 0 {

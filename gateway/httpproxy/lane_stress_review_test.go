@@ -1,0 +1,270 @@
+package httpproxy
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/warren-mesh/warren/gateway/balance"
+)
+
+// Stress and hostile-client review of the lane (third review).
+
+// A client that pipelines many small requests and reads nothing for a
+// while: the lane must stop taking requests once the client's output is
+// backed up (as the general path does: its write blocks, it reads no
+// more). Otherwise every pipelined request adds its response to the queue
+// until evloop's 16 MiB cap closes the connection: memory per connection
+// up to 16 MiB, and the client loses its responses.
+func TestStressLanePipelinedFloodNoReader(t *testing.T) {
+	const size, n = 4 << 10, 6000
+	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", bigBackend(t, size))}})
+	gw := serve(t, p)
+	c, err := net.Dial("tcp", gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go func() {
+		var b strings.Builder
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, "GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+		}
+		io.WriteString(c, b.String())
+	}()
+	maxQ := 0
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		q, _ := laneQueued(p)
+		maxQ = max(maxQ, q)
+		if q > 2<<20 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if maxQ > 1<<20 {
+		t.Errorf("the lane queued %d bytes for a client that reads nothing (high water %d)", maxQ, laneHighWater)
+	}
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	for i := 0; i < n; i++ {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("response %d of %d: %v\n%s", i, n, err, laneDump(p))
+		}
+		m, err := io.Copy(io.Discard, resp.Body)
+		if err != nil || m != size {
+			t.Fatalf("response %d: %d bytes (%v)\n%s", i, m, err, laneDump(p))
+		}
+	}
+}
+
+// A head trickled byte by byte is cut by ReadHeaderTimeout.
+func TestStressLaneSlowloris(t *testing.T) {
+	p := New(Options{ID: "gw1", ReadHeaderTimeout: 300 * time.Millisecond}, &Pool{Targets: []*Target{fixed(t, "a", bigBackend(t, 10))}})
+	gw := serve(t, p)
+	c, err := net.Dial("tcp", gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	head := "GET / HTTP/1.1\r\nHost: x\r\nX-A: " + strings.Repeat("a", 1000)
+	for i := 0; i < len(head); i++ {
+		if _, err := c.Write([]byte{head[i]}); err != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("slowloris head still accepted after 5s")
+		}
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(c); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("closed after %v", d)
+	}
+	waitFor(t, func() bool { return p.OpenConns() == 0 })
+}
+
+func countFds(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
+}
+
+// Clients that reset their connections (SO_LINGER 0) mid-request, mid
+// response, with requests queued, and during a hand-over: no descriptor,
+// goroutine or Active count left behind.
+func TestStressLaneResetStorm(t *testing.T) {
+	slow := pathBackend(t, func(path string, c net.Conn) bool {
+		switch {
+		case strings.HasPrefix(path, "/hang"):
+			time.Sleep(200 * time.Millisecond)
+		case strings.HasPrefix(path, "/big"):
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", 4<<20)
+			c.Write(make([]byte, 4<<20))
+			return true
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return true
+	})
+	tg := fixed(t, "a", slow)
+	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{tg}})
+	gw := serve(t, p)
+	// Warm up (lane loops, pooled connections, fasthttp workers).
+	ka := keepAliveClient()
+	getWith(t, ka, "http://"+gw+"/", nil)
+	ka.CloseIdleConnections()
+	time.Sleep(100 * time.Millisecond)
+	fds0, g0 := countFds(t), runtime.NumGoroutine()
+	reqs := []string{
+		"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /big HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /hang HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /big HTTP/1.1\r\nHost: x\r\nKeep-Alive: 1\r\n\r\n",
+		"GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nKeep-Alive: 1\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
+		"GET / HTTP/1.1\r\nHo",
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 140; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c, err := net.Dial("tcp", gw)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c.(*net.TCPConn).SetReadBuffer(4 << 10)
+			io.WriteString(c, reqs[i%len(reqs)])
+			time.Sleep(time.Duration(i%5) * 20 * time.Millisecond)
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}(i)
+	}
+	wg.Wait()
+	for deadline := time.Now().Add(5 * time.Second); p.OpenConns() != 0 || tg.Backend.Active() != 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5s: open %d, active %d\n%s", p.OpenConns(), tg.Backend.Active(), laneDump(p))
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		fds, g := countFds(t), runtime.NumGoroutine()
+		// Pooled backend connections (lane and fasthttp) may remain: a
+		// few per loop / per concurrent request; allow them.
+		if fds <= fds0+40 && g <= g0+10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fds %d -> %d, goroutines %d -> %d", fds0, fds, g0, g)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Many concurrent keep-alive clients, lane and general-path requests
+// mixed, two backends round robin: every response is the one asked for.
+func TestStressLaneConcurrentMixed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stress")
+	}
+	echo := func(name string) string {
+		return pathBackend(t, func(path string, c net.Conn) bool {
+			body := name + " " + path
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+			return true
+		})
+	}
+	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", echo("a")), fixed(t, "b", echo("b"))}, Selector: &balance.RoundRobin{}})
+	gw := serve(t, p)
+	const clients, per = 200, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c, err := net.Dial("tcp", gw)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			br := bufio.NewReader(c)
+			// Pipeline in bursts of 4; the client's 3rd connection goes to the
+			// general path at request 10 (Keep-Alive header).
+			for j := 0; j < per; j += 4 {
+				var b strings.Builder
+				for k := j; k < j+4; k++ {
+					extra := ""
+					if i%3 == 0 && k >= 10 {
+						extra = "Keep-Alive: 1\r\n"
+					}
+					fmt.Fprintf(&b, "GET /c%d/r%d HTTP/1.1\r\nHost: x\r\n%s\r\n", i, k, extra)
+				}
+				if _, err := io.WriteString(c, b.String()); err != nil {
+					errs <- err
+					return
+				}
+				for k := j; k < j+4; k++ {
+					resp, err := http.ReadResponse(br, nil)
+					if err != nil {
+						errs <- fmt.Errorf("client %d req %d: %v", i, k, err)
+						return
+					}
+					body, err := io.ReadAll(resp.Body)
+					want := fmt.Sprintf("/c%d/r%d", i, k)
+					if err != nil || !strings.HasSuffix(string(body), " "+want) {
+						errs <- fmt.Errorf("client %d req %d: got %q (%v), want %s", i, k, body, err, want)
+						return
+					}
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// laneDump describes the lane's client connections (test failures).
+
+
+func laneDump(p *Proxy) string {
+	p.mu.Lock()
+	ln := p.lane
+	p.mu.Unlock()
+	s := ""
+	for _, ll := range ln.loops {
+		done := make(chan struct{})
+		if ll.l.Post(func() {
+			for lc := range ll.clients {
+				s += fmt.Sprintf("client busy=%v q=%d in=%d eof=%v fbw=%v cws=%v up=%v\n", lc.busy, lc.c.Queued(), len(lc.c.In()), lc.c.EOF(), lc.fallbackWhen, lc.closeWhenSent, lc.up != nil)
+				if lc.up != nil {
+					s += fmt.Sprintf("  up paused=%v in=%d q=%d headDone=%v left=%d conn=%v\n", lc.up.paused, len(lc.up.c.In()), lc.up.c.Queued(), lc.up.headDone, lc.up.left, lc.up.connecting)
+				}
+			}
+			close(done)
+		}) == nil {
+			<-done
+		}
+	}
+	return s + fmt.Sprintf("open=%d fasthttp=%d lane=%d served=%d\n", p.OpenConns(), p.srv.GetOpenConnectionsCount(), ln.conns.Load(), ln.served.Load())
+}
