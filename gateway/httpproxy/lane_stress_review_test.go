@@ -246,7 +246,6 @@ func TestStressLaneConcurrentMixed(t *testing.T) {
 
 // laneDump describes the lane's client connections (test failures).
 
-
 func laneDump(p *Proxy) string {
 	p.mu.Lock()
 	ln := p.lane
