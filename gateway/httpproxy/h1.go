@@ -50,6 +50,11 @@ func parseLaneReq(b []byte, r *laneReq) (ok bool, err error) {
 		}
 		return false, nil
 	}
+	if end+4 > maxLaneHead {
+		// Also when it came whole in one read: the general path answers
+		// it (431), whatever the way TCP cut the bytes.
+		return false, errLaneFallback
+	}
 	*r = laneReq{headLen: end + 4}
 	head := b[:end+2]
 	// Request line: METHOD SP target SP HTTP/1.1 CRLF.
@@ -317,6 +322,9 @@ func parseLaneResp(dst, b []byte, o respOpts, r *laneResp) (out []byte, ok bool,
 			return dst, false, errBadResponse
 		}
 		return dst, false, nil
+	}
+	if end+4 > maxLaneHead {
+		return dst, false, errBadResponse // as the general path's 16 KiB read buffer
 	}
 	*r = laneResp{headLen: end + 4, keepAlive: true}
 	head := b[:end+2]

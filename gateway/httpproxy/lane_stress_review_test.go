@@ -245,7 +245,6 @@ func TestStressLaneConcurrentMixed(t *testing.T) {
 }
 
 // laneDump describes the lane's client connections (test failures).
-
 func laneDump(p *Proxy) string {
 	p.mu.Lock()
 	ln := p.lane
@@ -266,4 +265,113 @@ func laneDump(p *Proxy) string {
 		}
 	}
 	return s + fmt.Sprintf("open=%d fasthttp=%d lane=%d served=%d\n", p.OpenConns(), p.srv.GetOpenConnectionsCount(), ln.conns.Load(), ln.served.Load())
+}
+
+// echoBackend answers every request with its name and path.
+func echoBackend(t *testing.T, name string) string {
+	return pathBackend(t, func(path string, c net.Conn) bool {
+		body := name + " " + path
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		return true
+	})
+}
+
+func readBody(t *testing.T, br *bufio.Reader) (int, string) {
+	t.Helper()
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// A hand-over with the next request partly read by the lane: the general
+// path gets those bytes first, then the rest from the socket.
+func TestStressLaneFallbackWithPartialNext(t *testing.T) {
+	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", echoBackend(t, "a"))}})
+	c, err := net.Dial("tcp", serve(t, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	io.WriteString(c, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\nKeep-Alive: 1\r\n\r\nGET /3 HTTP/1.1\r\nHo")
+	for _, want := range []string{"a /1", "a /2"} {
+		if code, body := readBody(t, br); code != 200 || body != want {
+			t.Fatalf("got %d %q, want %q", code, body, want)
+		}
+	}
+	io.WriteString(c, "st: x\r\n\r\n")
+	if code, body := readBody(t, br); code != 200 || body != "a /3" {
+		t.Fatalf("got %d %q, want a /3", code, body)
+	}
+}
+
+// A request head over 16 KiB: the general path answers 431 (its read
+// buffer is 16 KiB), and the lane, whose limit is the same
+// (maxLaneHead), leaves such a head to it. But the lane checked the size
+// only while the head was incomplete: a big head that arrives in one read
+// was forwarded, so the answer depended on how TCP cut the bytes.
+func TestStressLaneHeadOver16KiB(t *testing.T) {
+	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", echoBackend(t, "a"))}})
+	gw := serve(t, p)
+	head := "GET /big HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 20<<10) + "\r\n\r\n"
+	status := func(split bool) int {
+		c, err := net.Dial("tcp", gw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if split {
+			io.WriteString(c, head[:17<<10])
+			time.Sleep(100 * time.Millisecond)
+			io.WriteString(c, head[17<<10:])
+		} else {
+			io.WriteString(c, head)
+		}
+		code, _ := readBody(t, bufio.NewReader(c))
+		return code
+	}
+	one, two := status(false), status(true)
+	if one != two {
+		t.Errorf("a %d-byte head: %d in one write, %d in two", len(head), one, two)
+	}
+	// Just under the limit: the lane takes it.
+	small := "GET /s HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 15<<10) + "\r\n\r\n"
+	c, err := net.Dial("tcp", gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	before := laneServed(p)
+	io.WriteString(c, small)
+	if code, body := readBody(t, bufio.NewReader(c)); code != 200 || body != "a /s" || laneServed(p) != before+1 {
+		t.Errorf("15 KiB head: %d %q (lane served %d -> %d)", code, body, before, laneServed(p))
+	}
+}
+
+// A response head over 16 KiB: the general path's client (16 KiB read
+// buffer) answers 502; the lane did the same only when the head came in
+// pieces.
+func TestStressLaneRespHeadOver16KiB(t *testing.T) {
+	big := strings.Repeat("b", 20<<10)
+	addr := pathBackend(t, func(path string, c net.Conn) bool {
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nX-Big: %s\r\nContent-Length: 2\r\n\r\nok", big)
+		return true
+	})
+	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", addr)}})
+	gw := serve(t, p)
+	ka := keepAliveClient()
+	lane, _ := getWith(t, ka, "http://"+gw+"/", nil)
+	general, _ := getWith(t, ka, "http://"+gw+"/", map[string]string{"Keep-Alive": "1"})
+	if lane != general {
+		t.Errorf("20 KiB response head: lane %d, general path %d", lane, general)
+	}
 }
