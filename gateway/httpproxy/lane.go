@@ -199,10 +199,15 @@ func (ll *laneLoop) tick(now time.Time) {
 	for lc := range ll.clients {
 		switch {
 		case lc.busy:
-			if !lc.respStarted && lc.pool.RequestTimeout > 0 && now.Sub(lc.start) > lc.pool.RequestTimeout {
+			// Until the final response's head (an interim 1xx does not
+			// count, as on the general path).
+			if lc.status < 200 && lc.pool.RequestTimeout > 0 && now.Sub(lc.start) > lc.pool.RequestTimeout {
 				lc.gatewayError(fasthttp.StatusGatewayTimeout, "backend did not answer within request_timeout", true)
 			}
-		case lc.headStart != (time.Time{}):
+		case lc.headStart != (time.Time{}) && lc.c.Queued() == 0:
+			// The time to read a request runs once the responses before it
+			// are out (OnWritable restarts it), as on the general path: a
+			// slow reader of a queued response is not cut.
 			if now.Sub(lc.headStart) > opt.ReadHeaderTimeout {
 				lc.c.Close()
 			}
@@ -331,6 +336,9 @@ func (clientHandler) OnRead(c *evloop.Conn) {
 func (clientHandler) OnWritable(c *evloop.Conn) {
 	lc := c.Ctx.(*laneClient)
 	lc.last = lc.ll.now
+	if lc.headStart != (time.Time{}) {
+		lc.headStart = lc.ll.now
+	}
 	if lc.up != nil && lc.up.paused {
 		lc.up.paused = false
 		lc.up.c.ResumeRead()

@@ -375,3 +375,96 @@ func TestStressLaneRespHeadOver16KiB(t *testing.T) {
 		t.Errorf("20 KiB response head: lane %d, general path %d", lane, general)
 	}
 }
+
+// request_timeout bounds a request until the response headers: a backend
+// that sends an interim 1xx (103 Early Hints) and then nothing gets 504 on
+// the general path; the lane took the 1xx for the response's start and
+// waited for ever.
+func TestStressLaneTimeoutAfter1xx(t *testing.T) {
+	addr := pathBackend(t, func(path string, c net.Conn) bool {
+		io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n")
+		time.Sleep(2 * time.Second)
+		return false
+	})
+	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", addr)}, RequestTimeout: 300 * time.Millisecond})
+	gw := serve(t, p)
+	for _, extra := range []string{"Keep-Alive: 1\r\n", ""} { // general path, then lane
+		c, err := net.Dial("tcp", gw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(1500 * time.Millisecond))
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n"+extra+"\r\n")
+		br := bufio.NewReader(c)
+		var code int
+		for {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("with %q: %v", extra, err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			if code = resp.StatusCode; code >= 200 {
+				break
+			}
+		}
+		if code != 504 {
+			t.Errorf("with %q: %d, want 504", extra, code)
+		}
+	}
+}
+
+// Lane responses still queued for a client that is slow to read when
+// the next pipelined request needs the general path: the connection waits
+// (fallbackWhen) with headStart set, and the tick closed it after
+// ReadHeaderTimeout although the request had arrived whole: the queued
+// response was cut. The general path writes the response, then reads.
+func TestStressLaneFallbackWaitCutByHeaderTimeout(t *testing.T) {
+	const size = 8 << 20
+	p := New(Options{ID: "gw1", ReadHeaderTimeout: 200 * time.Millisecond}, &Pool{Targets: []*Target{fixed(t, "a", bigBackend(t, size))}})
+	gw := serve(t, p)
+	c, err := net.Dial("tcp", gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(16 << 10)
+	io.WriteString(c, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\nKeep-Alive: 1\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Read slowly until the lane has finished the response (its end still
+	// queued), then read nothing for a while.
+	var m int64
+	buf := make([]byte, 16<<10)
+	paused := false
+	for {
+		k, err := resp.Body.Read(buf)
+		m += int64(k)
+		if err != nil {
+			break
+		}
+		if !paused {
+			if q, b := laneQueued(p); b == 0 && laneServed(p) == 1 {
+				if q == 0 {
+					t.Skip("the response was out before the pause")
+				}
+				paused = true
+				time.Sleep(time.Second)
+			}
+		}
+	}
+	if m != size {
+		t.Fatalf("response 1: %d of %d bytes", m, size)
+	}
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("response 2: %v", err)
+	}
+	if m, err := io.Copy(io.Discard, resp.Body); m != size {
+		t.Fatalf("response 2: %d of %d bytes (%v)", m, size, err)
+	}
+}
