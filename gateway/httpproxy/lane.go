@@ -361,7 +361,7 @@ func (clientHandler) OnClose(c *evloop.Conn, err error) {
 	delete(lc.ll.clients, lc)
 	if lc.busy {
 		status := lc.status
-		if !lc.respStarted {
+		if status < 200 { // no final response began
 			status = StatusClientClosed
 		}
 		lc.endRequest(status, false)
@@ -464,8 +464,10 @@ func (lc *laneClient) upFailed(up *laneUp, err error, sent bool) {
 		up.c.Close()
 	}
 	lc.up = nil
-	if lc.respStarted {
+	if lc.respStarted && lc.status >= 200 {
 		// Part of a response is out: the client cannot be told, only cut.
+		// (After an interim 1xx only, a final response may still follow:
+		// a retry's, or the gateway's 502, as on the general path.)
 		lc.endRequest(lc.status, false)
 		lc.closeAfterOutput()
 		return
