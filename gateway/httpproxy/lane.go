@@ -682,7 +682,9 @@ func (upHandler) OnRead(c *evloop.Conn) {
 			if len(in) == 0 {
 				if c.EOF() {
 					lc.upFailed(up, errors.New("backend closed the connection before answering"), true)
+					return
 				}
+				up.pauseIfBackedUp() // interim 1xx responses count too
 				return
 			}
 			head, ok, err := parseLaneResp(up.ll.scratch[:0], in, respOpts{head: lc.req.head, cors: lc.cors, close: lc.closing()}, &up.resp)
@@ -694,7 +696,11 @@ func (upHandler) OnRead(c *evloop.Conn) {
 			if !ok {
 				if c.EOF() {
 					lc.upFailed(up, errors.New("backend closed the connection in the response head"), true)
+					return
 				}
+				// What is left is an incomplete head: more bytes (or EOF)
+				// must come, so a paused read resumes with them.
+				up.pauseIfBackedUp()
 				return
 			}
 			c.Consume(up.resp.headLen)
@@ -760,11 +766,18 @@ func (upHandler) OnRead(c *evloop.Conn) {
 			lc.upFailed(up, errors.New("backend closed the connection in the response body"), true)
 			return
 		}
-		if lc.c.Queued() > laneHighWater && !up.paused {
-			up.paused = true
-			c.PauseRead()
-		}
+		up.pauseIfBackedUp()
 		return
+	}
+}
+
+// pauseIfBackedUp stops reading the backend while the client's output is
+// above the high-water mark (its OnWritable resumes it). Only with
+// nothing left in In that a read would not bring again.
+func (up *laneUp) pauseIfBackedUp() {
+	if up.cl.c.Queued() > laneHighWater && !up.paused {
+		up.paused = true
+		up.c.PauseRead()
 	}
 }
 

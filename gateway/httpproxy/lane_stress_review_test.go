@@ -534,3 +534,107 @@ func TestStressLaneBackendOverrun(t *testing.T) {
 		}
 	}
 }
+
+// Backends that close (FIN or RST) keep-alive connections without saying
+// so (after every 3rd answer) under many concurrent clients: every GET is retried
+// on a fresh connection and gets its own answer.
+func TestStressLaneBackendsDropConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stress")
+	}
+	flaky := func(name string) string {
+		return rawBackend(t, func(n int, c net.Conn) {
+			br := bufio.NewReader(c)
+			for i := 1; ; i++ {
+				l, err := br.ReadString('\n')
+				if err != nil || len(strings.Fields(l)) < 2 {
+					return
+				}
+				readHead(br)
+				body := name + " " + strings.Fields(l)[1]
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+				if i%3 == 0 {
+					if n%2 == 0 {
+						c.(*net.TCPConn).SetLinger(0) // RST
+					}
+					return
+				}
+			}
+		})
+	}
+	ta, tb := fixed(t, "a", flaky("a")), fixed(t, "b", flaky("b"))
+	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{ta, tb}, Selector: &balance.RoundRobin{}})
+	gw := serve(t, p)
+	var wg sync.WaitGroup
+	errs := make(chan error, 60)
+	for i := 0; i < 60; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c, err := net.Dial("tcp", gw)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			br := bufio.NewReader(c)
+			for k := 0; k < 30; k++ {
+				fmt.Fprintf(c, "GET /c%d/r%d HTTP/1.1\r\nHost: x\r\n\r\n", i, k)
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					errs <- fmt.Errorf("client %d req %d: %v", i, k, err)
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				if want := fmt.Sprintf(" /c%d/r%d", i, k); resp.StatusCode != 200 || !strings.HasSuffix(string(body), want) {
+					errs <- fmt.Errorf("client %d req %d: %d %q", i, k, resp.StatusCode, body)
+					return
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if ta.Backend.Active() != 0 || tb.Backend.Active() != 0 {
+		t.Errorf("active %d %d", ta.Backend.Active(), tb.Backend.Active())
+	}
+}
+
+// A backend that sends interim responses without end to a client that
+// reads nothing: the lane must stop reading it at the high-water mark as
+// for a body (it queued every 1xx, up to evloop's 16 MiB cap).
+func TestStressLane1xxFloodBackpressure(t *testing.T) {
+	addr := pathBackend(t, func(path string, c net.Conn) bool {
+		hint := []byte("HTTP/1.1 103 Early Hints\r\nLink: </" + strings.Repeat("a", 900) + ".css>; rel=preload\r\n\r\n")
+		var b []byte
+		for range 64 {
+			b = append(b, hint...)
+		}
+		for {
+			if _, err := c.Write(b); err != nil {
+				return false
+			}
+		}
+	})
+	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", addr)}})
+	gw := serve(t, p)
+	c, err := net.Dial("tcp", gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(16 << 10)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	maxQ := 0
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline) && maxQ <= 2<<20; time.Sleep(20 * time.Millisecond) {
+		q, _ := laneQueued(p)
+		maxQ = max(maxQ, q)
+	}
+	if maxQ > 1<<20 {
+		t.Errorf("the lane queued %d bytes of 1xx responses for a client that reads nothing", maxQ)
+	}
+}
