@@ -50,13 +50,7 @@ func TestReviewLaneRespCLWithChunked(t *testing.T) {
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
 		}
 	})
-	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", addr)}})
-	gw := serve(t, p)
-	c, err := net.Dial("tcp", gw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	p, c := proxyConn(t, addr)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	br := bufio.NewReader(c)
@@ -112,13 +106,7 @@ func TestReviewLanePausedConnResetSpins(t *testing.T) {
 		c.(*net.TCPConn).SetLinger(0) // close with RST
 		close(reset)
 	})
-	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", addr)}})
-	gw := serve(t, p)
-	c, err := net.Dial("tcp", gw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	_, c := proxyConn(t, addr)
 	c.(*net.TCPConn).SetReadBuffer(16 << 10)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	<-reset

@@ -620,13 +620,7 @@ func TestStressLane1xxFloodBackpressure(t *testing.T) {
 			}
 		}
 	})
-	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", addr)}})
-	gw := serve(t, p)
-	c, err := net.Dial("tcp", gw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	p, c := proxyConn(t, addr)
 	c.(*net.TCPConn).SetReadBuffer(16 << 10)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	maxQ := 0

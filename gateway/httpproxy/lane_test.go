@@ -324,13 +324,7 @@ func TestLaneBackpressure(t *testing.T) {
 			}
 		}
 	})
-	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", addr)}})
-	gw := serve(t, p)
-	c, err := net.Dial("tcp", gw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	_, c := proxyConn(t, addr)
 	c.(*net.TCPConn).SetReadBuffer(64 << 10)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	// Wait until the backend's writes stall.
@@ -468,8 +462,14 @@ func TestLaneShutdownDrains(t *testing.T) {
 // client connection to it.
 func upstreamConn(t *testing.T) (*Proxy, net.Conn) {
 	t.Helper()
-	u := startUpstream(t, "a")
-	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", u.addr)}})
+	return proxyConn(t, startUpstream(t, "a").addr)
+}
+
+// proxyConn serves a proxy to the backend at addr and returns a client
+// connection to it.
+func proxyConn(t *testing.T, addr string) (*Proxy, net.Conn) {
+	t.Helper()
+	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", addr)}})
 	c, err := net.Dial("tcp", serve(t, p))
 	if err != nil {
 		t.Fatal(err)
