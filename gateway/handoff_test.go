@@ -481,7 +481,7 @@ func TestHandoffReloadStopsOldProgram(t *testing.T) {
 		// the old program's own 10 s drain ended meanwhile. What the route
 		// looked like then, for the next look.
 		logs, _ := e.Logs(pub + "/b")
-		t.Fatalf("the draining program dropped its connection: %q %v (reload to new program serving: %v; route %+v; logs %q)",
+		t.Fatalf("the draining program dropped its connection: %q %v (%v since the reload; route %+v; logs %q)",
 			buf, err, time.Since(reloaded), e.Status().Routes[0], logs)
 	}
 	c.Close()
