@@ -303,6 +303,7 @@ type laneClient struct {
 	tried     uint64
 	cors      bool // the route's CORS policy is on (the request has no Origin)
 	closeReq  bool // the request asked to close the connection after it
+	recorded  bool // the observer has been told about this request
 
 	respStarted   bool
 	eof           bool // the client finished sending: close after the response
@@ -435,7 +436,7 @@ func (lc *laneClient) next() {
 	lc.out = appendLaneReq(lc.out[:0], in, &lc.req, lc.ip, p.opt.ID)
 	c.Consume(lc.req.headLen + lc.req.bodyLen)
 	lc.headStart = time.Time{}
-	lc.busy, lc.respStarted, lc.retried, lc.status, lc.respStart = true, false, false, 0, 0
+	lc.busy, lc.respStarted, lc.retried, lc.status, lc.respStart, lc.recorded = true, false, false, 0, 0, false
 	if pool.Timed || pool.RequestTimeout > 0 {
 		lc.start = time.Now()
 	}
@@ -526,6 +527,7 @@ func (lc *laneClient) gatewayError(code int, msg string, closeUp bool) {
 	}
 	lc.ll.scratch = b[:0]
 	lc.respStarted = true
+	lc.record(code)
 	lc.c.Write(b)
 	lc.endRequest(code, true)
 }
@@ -541,16 +543,7 @@ func (lc *laneClient) endRequest(status int, ok bool) {
 		lc.up.c.Close()
 		lc.up = nil
 	}
-	if pool := lc.pool; pool.Observe != nil {
-		var d time.Duration
-		if pool.Timed {
-			d = lc.respStart
-			if d == 0 {
-				d = time.Since(lc.start)
-			}
-		}
-		pool.Observe(lc.idx, status, d)
-	}
+	lc.record(status)
 	lc.pool = nil
 	if !ok || lc.c.Closed() {
 		return
@@ -560,6 +553,26 @@ func (lc *laneClient) endRequest(status int, ok bool) {
 		return
 	}
 	lc.next() // a pipelined request may be waiting (even after the client's EOF)
+}
+
+// record reports the request to the pool's observer, once: before the
+// write that completes its response where there is one (as the general
+// path does: a client that has its answer finds it counted), else when it
+// ends.
+func (lc *laneClient) record(status int) {
+	pool := lc.pool
+	if lc.recorded || pool.Observe == nil {
+		return
+	}
+	lc.recorded = true
+	var d time.Duration
+	if pool.Timed {
+		d = lc.respStart
+		if d == 0 {
+			d = time.Since(lc.start)
+		}
+	}
+	pool.Observe(lc.idx, status, d)
 }
 
 // closing: the connection closes after this response (the client asked,
@@ -717,6 +730,7 @@ func (upHandler) OnRead(c *evloop.Conn) {
 			}
 			up.headDone, up.left = true, up.resp.length
 			if up.resp.framing == bodyNone {
+				lc.record(up.resp.status)
 				lc.c.Write(head)
 				up.finish()
 				return
@@ -727,6 +741,7 @@ func (upHandler) OnRead(c *evloop.Conn) {
 				out := append(head, c.In()[:n]...)
 				up.ll.scratch = out[:0]
 				c.Consume(n)
+				lc.record(up.resp.status)
 				lc.c.Write(out)
 				up.finish()
 				return
@@ -753,6 +768,9 @@ func (upHandler) OnRead(c *evloop.Conn) {
 		case bodyClose:
 			n = len(in)
 			done = c.EOF()
+		}
+		if done {
+			lc.record(up.resp.status)
 		}
 		if n > 0 {
 			lc.c.Write(in[:n])
