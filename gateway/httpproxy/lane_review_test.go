@@ -237,9 +237,10 @@ func TestReviewLaneActiveReturnsToZero(t *testing.T) {
 
 // laneQueued is the client output the lane's loops hold (tests).
 func laneQueued(p *Proxy) (queued int, busy int) {
-	p.mu.Lock()
-	ln := p.lane
-	p.mu.Unlock()
+	ln := laneOf(p)
+	if ln == nil {
+		return
+	}
 	for _, ll := range ln.loops {
 		done := make(chan struct{})
 		if ll.l.Post(func() {

@@ -249,9 +249,10 @@ func TestStressLaneConcurrentMixed(t *testing.T) {
 
 // laneDump describes the lane's client connections (test failures).
 func laneDump(p *Proxy) string {
-	p.mu.Lock()
-	ln := p.lane
-	p.mu.Unlock()
+	ln := laneOf(p)
+	if ln == nil {
+		return "no lane"
+	}
 	s := ""
 	for _, ll := range ln.loops {
 		done := make(chan struct{})

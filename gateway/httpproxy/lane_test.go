@@ -23,6 +23,19 @@ func keepAliveClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}, Timeout: 10 * time.Second}
 }
 
+// laneOf returns p's lane, waiting (up to 5s) for Serve, which a test runs
+// in a goroutine, to have created it; nil if it has not.
+func laneOf(p *Proxy) *lane {
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		p.mu.Lock()
+		ln := p.lane
+		p.mu.Unlock()
+		if ln != nil || time.Now().After(deadline) {
+			return ln
+		}
+	}
+}
+
 func laneServed(p *Proxy) int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -518,15 +531,7 @@ func TestLaneStaleRetryDialsFresh(t *testing.T) {
 	gw := serve(t, p)
 	// Client connections go to the loops in turn: two per loop, at once,
 	// leave two pooled backend connections in each loop.
-	p.mu.Lock()
-	lane := p.lane
-	p.mu.Unlock()
-	if lane == nil {
-		getWith(t, keepAliveClient(), "http://"+gw+"/", nil) // let Serve start
-		p.mu.Lock()
-		lane = p.lane
-		p.mu.Unlock()
-	}
+	lane := laneOf(p)
 	var wg sync.WaitGroup
 	for range 2 * len(lane.loops) {
 		wg.Add(1)
