@@ -15,6 +15,7 @@ import (
 	"github.com/warren-mesh/warren/gateway/config"
 	"github.com/warren-mesh/warren/gateway/cors"
 	"github.com/warren-mesh/warren/gateway/stdio"
+	"github.com/warren-mesh/warren/internal/listenq"
 	"github.com/warren-mesh/warren/internal/logging"
 )
 
@@ -33,7 +34,7 @@ type stdioRoute struct {
 	sel      balance.Selector
 
 	mu  sync.Mutex
-	lns []*connListener // stream/auto: per-backend listeners fed by Serve
+	lns []*listenq.Listener // stream/auto: per-backend listeners fed by Serve
 	wg  sync.WaitGroup
 }
 
@@ -106,7 +107,7 @@ func (sr *stdioRoute) Serve(ctx context.Context, ln net.Listener) error {
 	// and hand it to that backend's server through a listener of its own.
 	sr.mu.Lock()
 	for range sr.servers {
-		sr.lns = append(sr.lns, newConnListener(ln.Addr()))
+		sr.lns = append(sr.lns, listenq.New(ln.Addr()))
 	}
 	lns := sr.lns
 	sr.mu.Unlock()
@@ -135,7 +136,7 @@ func (sr *stdioRoute) Serve(ctx context.Context, ln net.Listener) error {
 			c.Close()
 			continue
 		}
-		lns[i].push(&releaseConn{Conn: c, release: b.Release})
+		lns[i].Push(&releaseConn{Conn: c, release: b.Release})
 	}
 	for _, l := range lns {
 		l.Close()
@@ -236,42 +237,6 @@ func (c *releaseConn) CloseWrite() error {
 	}
 	return c.Conn.Close()
 }
-
-// connListener is a net.Listener fed with connections accepted elsewhere.
-type connListener struct {
-	addr net.Addr
-	ch   chan net.Conn
-	done chan struct{}
-	once sync.Once
-}
-
-func newConnListener(a net.Addr) *connListener {
-	return &connListener{addr: a, ch: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *connListener) push(c net.Conn) {
-	select {
-	case l.ch <- c:
-	case <-l.done:
-		c.Close()
-	}
-}
-
-func (l *connListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ch:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *connListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *connListener) Addr() net.Addr { return l.addr }
 
 // statusWriter remembers the status code for metrics; it forwards Flush so
 // CGI bodies keep streaming.

@@ -845,50 +845,6 @@ func (c *prefixConn) Read(b []byte) (int, error) {
 	return c.Conn.Read(b)
 }
 
-// connQueue is the fallback path's listener: Accept returns the
-// connections the lane handed over (or that never entered it).
-type connQueue struct {
-	addr   net.Addr
-	ch     chan net.Conn
-	mu     sync.Mutex
-	closed bool
-	done   chan struct{}
-}
-
-func newConnQueue() *connQueue {
-	return &connQueue{addr: &net.TCPAddr{}, ch: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (q *connQueue) push(c net.Conn) bool {
-	select {
-	case q.ch <- c:
-		return true
-	case <-q.done:
-		return false
-	}
-}
-
-func (q *connQueue) Accept() (net.Conn, error) {
-	select {
-	case c := <-q.ch:
-		return c, nil
-	case <-q.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (q *connQueue) Close() error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if !q.closed {
-		q.closed = true
-		close(q.done)
-	}
-	return nil
-}
-
-func (q *connQueue) Addr() net.Addr { return q.addr }
-
 // laneAddr parses a backend address for the lane's dialer; invalid when
 // it is not a literal IP and port (a host name is left to the general
 // path, which resolves it).

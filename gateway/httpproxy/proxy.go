@@ -23,6 +23,7 @@ import (
 	"github.com/warren-mesh/warren/gateway/balance"
 	"github.com/warren-mesh/warren/gateway/config"
 	"github.com/warren-mesh/warren/gateway/cors"
+	"github.com/warren-mesh/warren/internal/listenq"
 	"github.com/warren-mesh/warren/internal/logging"
 )
 
@@ -150,8 +151,8 @@ type Proxy struct {
 	closed  bool
 	conns   map[net.Conn]struct{} // hijacked (upgraded) connections
 	wg      sync.WaitGroup
-	lane    *lane      // the event-loop fast path (lane.go); nil before Serve
-	fb      *connQueue // the fasthttp server's listener
+	lane    *lane             // the event-loop fast path (lane.go); nil before Serve
+	fb      *listenq.Listener // the fasthttp server's listener: connections the lane did not take
 	fbDone  chan struct{}
 	serving bool
 	ln      net.Listener
@@ -169,7 +170,7 @@ func New(opt Options, pool *Pool) *Proxy {
 	if log == nil {
 		log = logging.Discard()
 	}
-	p := &Proxy{opt: opt, log: log, conns: map[net.Conn]struct{}{}, fb: newConnQueue(), fbDone: make(chan struct{})}
+	p := &Proxy{opt: opt, log: log, conns: map[net.Conn]struct{}{}, fb: listenq.New(&net.TCPAddr{}), fbDone: make(chan struct{})}
 	p.SetPool(pool)
 	p.srv = &fasthttp.Server{
 		Handler:                      p.handle,
@@ -243,9 +244,7 @@ func (p *Proxy) Serve(ln net.Listener) error {
 		if lane != nil && laneEligible(p.pool.Load()) && lane.add(c) {
 			continue
 		}
-		if !p.fb.push(c) {
-			c.Close()
-		}
+		p.fb.Push(c)
 	}
 }
 
@@ -262,9 +261,7 @@ func (p *Proxy) handOver(fd int, pre []byte) {
 	if len(pre) > 0 {
 		nc = &prefixConn{Conn: nc, pre: pre}
 	}
-	if !p.fb.push(nc) {
-		nc.Close()
-	}
+	p.fb.Push(nc)
 }
 
 // Shutdown closes the listener, waits for requests in flight (until ctx

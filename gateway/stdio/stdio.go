@@ -17,6 +17,7 @@ import (
 
 	"github.com/warren-mesh/warren/gateway/cgi"
 	"github.com/warren-mesh/warren/gateway/config"
+	"github.com/warren-mesh/warren/internal/listenq"
 	"github.com/warren-mesh/warren/internal/logging"
 	"github.com/warren-mesh/warren/proc"
 )
@@ -86,7 +87,7 @@ type Server struct {
 	closed  atomic.Bool
 	mu      sync.Mutex
 	httpSrv *http.Server
-	conns   *chanListener
+	conns   *listenq.Listener // one http.Server handles the HTTP connections of a listener whose other connections are streams
 }
 
 func (s *Server) init() {
@@ -511,9 +512,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	if mode == "" {
 		mode = config.StdioStream
 	}
-	var cl *chanListener
+	var cl *listenq.Listener
 	if mode != config.StdioStream {
-		cl = newChanListener(l.Addr())
+		cl = listenq.New(l.Addr())
 		var h http.Handler = s
 		if s.Middleware != nil {
 			h = s.Middleware(s)
@@ -558,7 +559,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		}
 		switch mode {
 		case config.StdioHTTP:
-			cl.push(c)
+			cl.Push(c)
 		case config.StdioAuto:
 			s.wg.Add(1)
 			go func() {
@@ -569,7 +570,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 					return
 				}
 				if isHTTP {
-					cl.push(sc)
+					cl.Push(sc)
 					return
 				}
 				if err := s.ServeConn(ctx, sc); err != nil {
@@ -654,40 +655,3 @@ func (p *peekedConn) CloseWrite() error {
 	}
 	return nil
 }
-
-// chanListener is a net.Listener fed by Serve, so one http.Server handles the
-// HTTP connections of a listener whose other connections are streams.
-type chanListener struct {
-	addr   net.Addr
-	ch     chan net.Conn
-	done   chan struct{}
-	closed sync.Once
-}
-
-func newChanListener(a net.Addr) *chanListener {
-	return &chanListener{addr: a, ch: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *chanListener) push(c net.Conn) {
-	select {
-	case l.ch <- c:
-	case <-l.done:
-		c.Close()
-	}
-}
-
-func (l *chanListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ch:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *chanListener) Close() error {
-	l.closed.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *chanListener) Addr() net.Addr { return l.addr }
