@@ -3,7 +3,6 @@ package httpproxy
 import (
 	"bytes"
 	"errors"
-	"strconv"
 )
 
 // This file is the HTTP/1.1 framing of the event-loop lane (lane.go). It
@@ -215,34 +214,14 @@ func appendLaneReq(dst, src []byte, r *laneReq, ip []byte, id string) []byte {
 		}
 		dst = append(dst, hl...)
 	}
-	v6 := bytes.IndexByte(ip, ':') >= 0
-	dst = append(dst, "X-Forwarded-For: "...)
-	if len(r.xff) > 0 {
-		dst = append(append(dst, r.xff...), ", "...)
-	}
-	dst = append(append(dst, ip...), "\r\nX-Forwarded-Proto: http\r\n"...)
+	dst = appendXFF(append(dst, "X-Forwarded-For: "...), r.xff, ip)
+	dst = append(dst, "\r\nX-Forwarded-Proto: http\r\n"...)
 	if len(r.host) > 0 {
 		dst = append(append(append(dst, "X-Forwarded-Host: "...), r.host...), "\r\n"...)
 	}
-	dst = append(dst, "Forwarded: "...)
-	if len(r.fwd) > 0 {
-		dst = append(append(dst, r.fwd...), ", "...)
-	}
-	dst = append(dst, "for="...)
-	if v6 {
-		dst = append(append(append(dst, `"[`...), ip...), `]"`...)
-	} else {
-		dst = append(dst, ip...)
-	}
-	dst = append(dst, ";proto=http"...)
-	if len(r.host) > 0 {
-		dst = strconv.AppendQuote(append(dst, ";host="...), string(r.host))
-	}
-	dst = append(dst, "\r\n"+HopHeader+": "...)
-	if len(r.hops) > 0 {
-		dst = append(append(dst, r.hops...), ',')
-	}
-	dst = append(append(dst, id...), "\r\n\r\n"...)
+	dst = appendForwarded(append(dst, "Forwarded: "...), r.fwd, ip, "http", r.host)
+	dst = appendHops(append(dst, "\r\n"+HopHeader+": "...), r.hops, id)
+	dst = append(dst, "\r\n\r\n"...)
 	return append(dst, src[r.headLen:r.headLen+r.bodyLen]...)
 }
 

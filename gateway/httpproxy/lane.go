@@ -158,15 +158,6 @@ func (ln *lane) connGone() {
 	}
 }
 
-func appendIP(dst []byte, a net.Addr) []byte {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		if ap, ok := netip.AddrFromSlice(ta.IP); ok {
-			return ap.Unmap().AppendTo(dst)
-		}
-	}
-	return append(dst, a.String()...)
-}
-
 // shutdown closes idle connections now and the others when their
 // response is done, waits for that (until ctx ends), then stops the loops.
 func (ln *lane) shutdown(done <-chan struct{}) {

@@ -645,15 +645,9 @@ func setForwarded(ctx *fasthttp.RequestCtx, id string) {
 	defer func() { *bp = buf; scratchPool.Put(bp) }()
 
 	var ipb [64]byte
-	ip := appendRemoteIP(ipb[:0], ctx)
-	v6 := bytes.IndexByte(ip, ':') >= 0
-
-	if prior := h.Peek("X-Forwarded-For"); len(prior) > 0 {
-		buf = append(append(append(buf[:0], prior...), ", "...), ip...)
-		h.SetBytesV("X-Forwarded-For", buf)
-	} else {
-		h.SetBytesV("X-Forwarded-For", ip)
-	}
+	ip := appendIP(ipb[:0], ctx.RemoteAddr())
+	buf = appendXFF(buf[:0], h.Peek("X-Forwarded-For"), ip)
+	h.SetBytesV("X-Forwarded-For", buf)
 	proto := "http"
 	if ctx.IsTLS() {
 		proto = "https"
@@ -663,37 +657,59 @@ func setForwarded(ctx *fasthttp.RequestCtx, id string) {
 	if len(host) > 0 {
 		h.SetBytesV("X-Forwarded-Host", host)
 	}
-	buf = buf[:0]
-	if prior := h.Peek("Forwarded"); len(prior) > 0 {
-		buf = append(append(buf, prior...), ", "...)
-	}
-	buf = append(buf, "for="...)
-	if v6 {
-		buf = append(append(append(buf, `"[`...), ip...), `]"`...)
-	} else {
-		buf = append(buf, ip...)
-	}
-	buf = append(append(buf, ";proto="...), proto...)
-	if len(host) > 0 {
-		buf = strconv.AppendQuote(append(buf, ";host="...), string(host))
-	}
+	buf = appendForwarded(buf[:0], h.Peek("Forwarded"), ip, proto, host)
 	h.SetBytesV("Forwarded", buf)
-	if prior := h.Peek(HopHeader); len(prior) > 0 {
-		buf = append(append(append(buf[:0], prior...), ','), id...)
-		h.SetBytesV(HopHeader, buf)
-	} else {
-		h.Set(HopHeader, id)
-	}
+	buf = appendHops(buf[:0], h.Peek(HopHeader), id)
+	h.SetBytesV(HopHeader, buf)
 }
 
-// appendRemoteIP appends the client's IP address without allocating.
-func appendRemoteIP(dst []byte, ctx *fasthttp.RequestCtx) []byte {
-	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
-		if addr, ok := netip.AddrFromSlice(a.IP); ok {
-			return addr.Unmap().AppendTo(dst)
+// The forwarding headers' values, shared by both paths (setForwarded and
+// the lane's appendLaneReq), so that they stay the same.
+
+// appendXFF appends X-Forwarded-For's value: the prior one, then ip.
+func appendXFF(dst, prior, ip []byte) []byte {
+	if len(prior) > 0 {
+		dst = append(append(dst, prior...), ", "...)
+	}
+	return append(dst, ip...)
+}
+
+// appendForwarded appends RFC 7239 Forwarded's value: the prior one, then
+// this hop (an IPv6 address quoted in brackets, the host quoted).
+func appendForwarded(dst, prior, ip []byte, proto string, host []byte) []byte {
+	if len(prior) > 0 {
+		dst = append(append(dst, prior...), ", "...)
+	}
+	dst = append(dst, "for="...)
+	if bytes.IndexByte(ip, ':') >= 0 {
+		dst = append(append(append(dst, `"[`...), ip...), `]"`...)
+	} else {
+		dst = append(dst, ip...)
+	}
+	dst = append(append(dst, ";proto="...), proto...)
+	if len(host) > 0 {
+		dst = strconv.AppendQuote(append(dst, ";host="...), string(host))
+	}
+	return dst
+}
+
+// appendHops appends the hop header's value: the prior one, then id.
+func appendHops(dst, prior []byte, id string) []byte {
+	if len(prior) > 0 {
+		dst = append(append(dst, prior...), ',')
+	}
+	return append(dst, id...)
+}
+
+// appendIP appends a's IP address (an IPv4-mapped one unmapped) without
+// allocating.
+func appendIP(dst []byte, a net.Addr) []byte {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(ta.IP); ok {
+			return ip.Unmap().AppendTo(dst)
 		}
 	}
-	return append(dst, ctx.RemoteAddr().String()...)
+	return append(dst, a.String()...)
 }
 
 var errBodyTooLarge = errors.New("request body larger than max_body_bytes")
