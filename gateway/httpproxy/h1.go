@@ -174,26 +174,13 @@ func parseLaneReq(b []byte, r *laneReq) (ok bool, err error) {
 // ones other than "Connection: keep-alive" (or close), Expect (100-continue),
 // Transfer-Encoding (chunked bodies) and Upgrade.
 func laneRefusedHeader(name, val []byte) bool {
-	switch len(name) {
-	case 10:
-		if bytes.EqualFold(name, []byte("Connection")) {
-			return !bytes.EqualFold(val, []byte("keep-alive"))
-		}
-		return bytes.EqualFold(name, []byte("Keep-Alive"))
-	case 2:
-		return bytes.EqualFold(name, []byte("TE"))
-	case 6:
-		return bytes.EqualFold(name, []byte("Expect"))
-	case 7:
-		return bytes.EqualFold(name, []byte("Upgrade")) || bytes.EqualFold(name, []byte("Trailer"))
-	case 16:
-		return bytes.EqualFold(name, []byte("Proxy-Connection"))
-	case 17:
-		return bytes.EqualFold(name, []byte("Transfer-Encoding"))
-	case 19:
-		return bytes.EqualFold(name, []byte("Proxy-Authorization"))
+	switch {
+	case isHopHeader(name):
+		return true
+	case len(name) == 10 && bytes.EqualFold(name, []byte("Connection")):
+		return !bytes.EqualFold(val, []byte("keep-alive"))
 	}
-	return false
+	return bytes.EqualFold(name, []byte("Expect")) || bytes.EqualFold(name, []byte("Transfer-Encoding"))
 }
 
 // appendLaneReq appends the request to send upstream: the client's head

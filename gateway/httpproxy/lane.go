@@ -15,7 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/warren-mesh/warren/gateway/backend"
-	"github.com/warren-mesh/warren/gateway/config"
 	"github.com/warren-mesh/warren/internal/evloop"
 )
 
@@ -81,7 +80,8 @@ func newLane(p *Proxy) (*lane, error) {
 	return ln, nil
 }
 
-// eligible reports whether requests to pool may take the lane at all.
+// laneEligible reports whether requests to pool may take the lane at all
+// (computed once, by SetPool: Pool.lane).
 func laneEligible(pool *Pool) bool {
 	if pool.Before != nil {
 		return false
@@ -294,7 +294,6 @@ type laneClient struct {
 	status    int
 	retried   bool
 	tried     uint64
-	cors      bool // the route's CORS policy is on (the request has no Origin)
 	closeReq  bool // the request asked to close the connection after it
 	recorded  bool // the observer has been told about this request
 
@@ -400,8 +399,7 @@ func (lc *laneClient) next() {
 	}
 	p := lc.ll.lane.p
 	pool := p.pool.Load()
-	cors := pool.CORS != nil && pool.CORS.Mode != config.CORSOff
-	if !laneEligible(pool) || cors && lc.req.origin || len(lc.req.hops) > 0 && hasHop(lc.req.hops, p.opt.ID) ||
+	if !pool.lane || pool.corsOn && lc.req.origin || len(lc.req.hops) > 0 && hasHop(lc.req.hops, p.opt.ID) ||
 		pool.MaxBodyBytes > 0 && int64(lc.req.bodyLen) > pool.MaxBodyBytes {
 		lc.fallback()
 		return
@@ -420,7 +418,7 @@ func (lc *laneClient) next() {
 		lc.fallback() // nothing ready: the general path waits, starts, answers
 		return
 	}
-	lc.pool, lc.idx, lc.t, lc.cors, lc.closeReq = pool, idx, pool.Targets[idx], cors, lc.req.close
+	lc.pool, lc.idx, lc.t, lc.closeReq = pool, idx, pool.Targets[idx], lc.req.close
 	lc.tried = 0
 	if idx < 64 {
 		lc.tried = 1 << idx
@@ -693,7 +691,7 @@ func (upHandler) OnRead(c *evloop.Conn) {
 				up.pauseIfBackedUp() // interim 1xx responses count too
 				return
 			}
-			head, ok, err := parseLaneResp(up.ll.scratch[:0], in, respOpts{head: lc.req.head, cors: lc.cors, close: lc.closing()}, &up.resp)
+			head, ok, err := parseLaneResp(up.ll.scratch[:0], in, respOpts{head: lc.req.head, cors: lc.pool.corsOn, close: lc.closing()}, &up.resp)
 			up.ll.scratch = head[:0]
 			if err != nil {
 				lc.upFailed(up, err, true)

@@ -129,6 +129,8 @@ type Pool struct {
 
 	cands  []balance.Candidate
 	needIP bool // the selector hashes the client address
+	corsOn bool // CORS applies (a policy whose mode is not off)
+	lane   bool // requests may take the lane (laneEligible)
 }
 
 // Options configure a Proxy.
@@ -202,6 +204,8 @@ func (p *Proxy) SetPool(pool *Pool) {
 		pool.Selector = &balance.RoundRobin{}
 	}
 	_, pool.needIP = pool.Selector.(*balance.IPHash)
+	pool.corsOn = pool.CORS != nil && pool.CORS.Mode != config.CORSOff
+	pool.lane = laneEligible(pool)
 	p.pool.Store(pool)
 }
 
@@ -241,7 +245,7 @@ func (p *Proxy) Serve(ln net.Listener) error {
 			return fmt.Errorf("httpproxy: serve %s: %w", ln.Addr(), err)
 		}
 		delay = 0
-		if lane != nil && laneEligible(p.pool.Load()) && lane.add(c) {
+		if lane != nil && p.pool.Load().lane && lane.add(c) {
 			continue
 		}
 		p.fb.Push(c)
@@ -325,7 +329,7 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 		p.fail(ctx, fasthttp.StatusRequestEntityTooLarge, "request body larger than max_body_bytes ("+strconv.FormatInt(pool.MaxBodyBytes, 10)+")")
 		return
 	}
-	if pool.CORS != nil && pool.CORS.Mode != config.CORSOff {
+	if pool.corsOn {
 		d, done := applyCORS(ctx, pool.CORS)
 		if done {
 			return
@@ -605,11 +609,19 @@ var hopHeaderLen = func() uint64 {
 
 func hasHopHeader(h *fasthttp.RequestHeader) bool {
 	for k := range h.All() {
-		if len(k) < 64 && hopHeaderLen&(1<<len(k)) != 0 {
-			for _, hk := range hopHeaders {
-				if bytes.EqualFold(k, []byte(hk)) {
-					return true
-				}
+		if isHopHeader(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// isHopHeader reports whether k names a hop-by-hop header (hopHeaders).
+func isHopHeader(k []byte) bool {
+	if len(k) < 64 && hopHeaderLen&(1<<len(k)) != 0 {
+		for _, hk := range hopHeaders {
+			if bytes.EqualFold(k, []byte(hk)) {
+				return true
 			}
 		}
 	}
