@@ -36,8 +36,8 @@ func applyCORS(ctx *fasthttp.RequestCtx, p *cors.Policy) (d *cors.Decision, done
 	case cors.Refuse:
 		ctx.Response.Reset()
 		ctx.SetStatusCode(dec.Status)
-		ctx.SetContentType("text/plain; charset=utf-8")
-		ctx.SetBodyString("warren gateway: " + dec.Reason + "\n")
+		ctx.SetContentType(gatewayBodyType)
+		ctx.SetBodyString(gatewayBody(dec.Reason))
 		setCORSHeaders(&ctx.Response.Header, dec.Header)
 		return nil, true
 	case cors.Preflight:

@@ -54,10 +54,11 @@ type lane struct {
 	p      *Proxy
 	loops  []*laneLoop
 	next   atomic.Uint32
-	conns  atomic.Int64 // client connections in the loops
-	served atomic.Int64 // requests the lane took (tests)
-	drain  atomic.Bool  // shutting down: close connections as they go idle
-	closed chan struct{}
+	conns  atomic.Int64  // client connections in the loops
+	served atomic.Int64  // requests the lane took (tests)
+	drain  atomic.Bool   // shutting down: close connections as they go idle
+	closed chan struct{} // closed (once) when draining and the last connection is gone
+	once   sync.Once
 }
 
 func newLane(p *Proxy) (*lane, error) {
@@ -150,11 +151,9 @@ func (ln *lane) add(nc net.Conn) bool {
 
 func (ln *lane) connGone() {
 	if ln.conns.Add(-1) == 0 && ln.drain.Load() {
-		select {
-		case <-ln.closed:
-		default:
-			close(ln.closed)
-		}
+		// Once: two loops may get here together (a connection accepted as
+		// draining began comes and goes at once).
+		ln.once.Do(func() { close(ln.closed) })
 	}
 }
 
@@ -298,7 +297,7 @@ type laneClient struct {
 	recorded  bool // the observer has been told about this request
 
 	respStarted   bool
-	eof           bool // the client finished sending: close after the response
+	eof           bool // the client finished sending: close once its requests are answered
 	closeWhenSent bool
 	closeAfter    bool // the response ended with the backend connection: close after it
 	fallbackWhen  bool // hand over to the general path once output is out
@@ -451,11 +450,7 @@ func (lc *laneClient) send(fresh bool) {
 
 // upFailed: the backend connection failed before a response began.
 func (lc *laneClient) upFailed(up *laneUp, err error, sent bool) {
-	if up != nil {
-		up.cl = nil
-		up.c.Close()
-	}
-	lc.up = nil
+	lc.dropUp() // up, when there is one
 	if lc.respStarted && lc.status >= 200 {
 		// Part of a response is out: the client cannot be told, only cut.
 		// (After an interim 1xx only, a final response may still follow:
@@ -471,7 +466,7 @@ func (lc *laneClient) upFailed(up *laneUp, err error, sent bool) {
 		return
 	}
 	lc.t.Backend.Fail()
-	if !sent || lc.req.idempotent && lc.req.bodyLen <= maxLaneBody {
+	if !sent || lc.req.idempotent { // a lane request's body is always kept whole
 		if i := lc.nextTarget(); i >= 0 {
 			lc.t.Backend.Release()
 			lc.idx, lc.t, lc.retried = i, lc.pool.Targets[i], false
@@ -482,32 +477,42 @@ func (lc *laneClient) upFailed(up *laneUp, err error, sent bool) {
 	lc.gatewayError(fasthttp.StatusBadGateway, "backend error: "+err.Error(), false)
 }
 
-// nextTarget picks an untried ready backend of the pool and reserves it.
+// nextTarget picks an untried available backend of the pool (as the
+// general path's nextUntried) that is ready, and reserves it.
 func (lc *laneClient) nextTarget() int {
-	for i, t := range lc.pool.Targets {
-		if i < 64 && lc.tried&(1<<i) == 0 && t.Available() && t.Backend.TryAcquire() {
-			lc.tried |= 1 << i
+	for i := nextUntried(lc.pool, lc.tried); i >= 0; i = nextUntried(lc.pool, lc.tried) {
+		lc.tried |= 1 << i
+		if lc.pool.Targets[i].Backend.TryAcquire() {
 			return i
 		}
 	}
 	return -1
 }
 
+// dropUp closes the backend connection of the request in flight, if any,
+// and reports whether there was one.
+func (lc *laneClient) dropUp() bool {
+	if lc.up == nil {
+		return false
+	}
+	lc.up.cl = nil
+	lc.up.c.Close()
+	lc.up = nil
+	return true
+}
+
 // gatewayError answers the request in flight with the gateway's own error.
 func (lc *laneClient) gatewayError(code int, msg string, closeUp bool) {
-	if closeUp && lc.up != nil {
-		lc.up.cl = nil
-		lc.up.c.Close()
-		lc.up = nil
+	if closeUp && lc.dropUp() {
 		lc.t.Backend.Fail()
 	}
-	body := "warren gateway: " + msg + "\n"
+	body := gatewayBody(msg)
 	b := lc.ll.scratch[:0]
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(code), 10)
 	b = append(b, ' ')
 	b = append(b, fasthttp.StatusMessage(code)...)
-	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
+	b = append(append(append(b, "\r\nContent-Type: "...), gatewayBodyType...), "\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
 	if lc.closing() {
 		b = append(b, "\r\nConnection: close"...)
@@ -529,11 +534,7 @@ func (lc *laneClient) endRequest(status int, ok bool) {
 	lc.busy = false
 	lc.t.Backend.Release()
 	lc.t = nil // a keep-alive client must not hold a target a reload removed
-	if lc.up != nil {
-		lc.up.cl = nil
-		lc.up.c.Close()
-		lc.up = nil
-	}
+	lc.dropUp()
 	lc.record(status)
 	lc.pool = nil
 	if !ok || lc.c.Closed() {

@@ -568,9 +568,15 @@ func isIdempotent(ctx *fasthttp.RequestCtx) bool {
 func (p *Proxy) fail(ctx *fasthttp.RequestCtx, code int, msg string) {
 	ctx.Response.Reset()
 	ctx.SetStatusCode(code)
-	ctx.SetContentType("text/plain; charset=utf-8")
-	ctx.SetBodyString("warren gateway: " + msg + "\n")
+	ctx.SetContentType(gatewayBodyType)
+	ctx.SetBodyString(gatewayBody(msg))
 }
+
+// gatewayBodyType and gatewayBody are the answer the gateway writes
+// itself (on both paths).
+const gatewayBodyType = "text/plain; charset=utf-8"
+
+func gatewayBody(msg string) string { return "warren gateway: " + msg + "\n" }
 
 func hasHop(hops []byte, id string) bool {
 	for len(hops) > 0 {
