@@ -52,7 +52,7 @@ type Loop struct {
 	mu      sync.Mutex
 	tasks   []func()
 	woken   atomic.Bool
-	stopped bool
+	stopped atomic.Bool // set under mu (Post must not write a closed eventfd); Run reads it without
 
 	conns   map[int]*Conn
 	lastID  int32
@@ -98,7 +98,7 @@ var ErrStopped = errors.New("evloop: loop stopped")
 // Post runs fn on the loop's goroutine. Safe from any goroutine.
 func (l *Loop) Post(fn func()) error {
 	l.mu.Lock()
-	if l.stopped {
+	if l.stopped.Load() {
 		l.mu.Unlock()
 		return ErrStopped
 	}
@@ -113,8 +113,8 @@ func (l *Loop) Post(fn func()) error {
 // Stop makes Run close every connection and return; it waits for that.
 func (l *Loop) Stop() {
 	l.mu.Lock()
-	if !l.stopped {
-		l.stopped = true
+	if !l.stopped.Load() {
+		l.stopped.Store(true)
 		l.wake()
 	}
 	l.mu.Unlock()
@@ -183,14 +183,7 @@ func (l *Loop) Run() {
 		}
 		if l.woken.Load() {
 			l.woken.Store(false)
-			l.mu.Lock()
-			tasks := l.tasks
-			l.tasks = nil
-			l.mu.Unlock()
-			for _, t := range tasks {
-				t()
-				l.flushClosing()
-			}
+			l.runTasks()
 		}
 		if now := time.Now(); !now.Before(next) && len(l.conns) > 0 {
 			next = now.Add(l.tick)
@@ -199,21 +192,8 @@ func (l *Loop) Run() {
 				l.flushClosing()
 			}
 		}
-		l.mu.Lock()
-		stop := l.stopped
-		l.mu.Unlock()
-		if stop {
-			for _, c := range l.conns {
-				c.CloseErr(ErrStopped)
-			}
-			l.flushClosing()
-			l.mu.Lock()
-			tasks := l.tasks
-			l.tasks = nil
-			l.mu.Unlock()
-			for _, t := range tasks { // posted before Stop: run, then close what they opened
-				t()
-			}
+		if l.stopped.Load() {
+			l.runTasks() // posted before Stop: run, then close what they opened
 			for _, c := range l.conns {
 				c.CloseErr(ErrStopped)
 			}
@@ -235,6 +215,18 @@ func pollNow(epfd int, events []unix.EpollEvent) (int, error) {
 		return -1, errno
 	}
 	return int(n), nil
+}
+
+// runTasks runs the functions posted so far.
+func (l *Loop) runTasks() {
+	l.mu.Lock()
+	tasks := l.tasks
+	l.tasks = nil
+	l.mu.Unlock()
+	for _, t := range tasks {
+		t()
+		l.flushClosing()
+	}
 }
 
 func (l *Loop) flushClosing() {
