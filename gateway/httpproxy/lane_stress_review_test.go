@@ -195,50 +195,56 @@ func TestStressLaneConcurrentMixed(t *testing.T) {
 	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", echo("a")), fixed(t, "b", echo("b"))}, Selector: &balance.RoundRobin{}})
 	gw := serve(t, p)
 	const clients, per = 200, 20
+	concurrentClients(t, gw, clients, func(i int, c net.Conn, br *bufio.Reader) error {
+		// Pipeline in bursts of 4; the client's 3rd connection goes to the
+		// general path at request 10 (Keep-Alive header).
+		for j := 0; j < per; j += 4 {
+			var b strings.Builder
+			for k := j; k < j+4; k++ {
+				extra := ""
+				if i%3 == 0 && k >= 10 {
+					extra = "Keep-Alive: 1\r\n"
+				}
+				fmt.Fprintf(&b, "GET /c%d/r%d HTTP/1.1\r\nHost: x\r\n%s\r\n", i, k, extra)
+			}
+			if _, err := io.WriteString(c, b.String()); err != nil {
+				return err
+			}
+			for k := j; k < j+4; k++ {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					return fmt.Errorf("client %d req %d: %v", i, k, err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				want := fmt.Sprintf("/c%d/r%d", i, k)
+				if err != nil || !strings.HasSuffix(string(body), " "+want) {
+					return fmt.Errorf("client %d req %d: got %q (%v), want %s", i, k, body, err, want)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// concurrentClients runs fn for n clients at once, each on its own
+// connection to addr (20 s deadline), and reports the errors they return.
+func concurrentClients(t *testing.T, addr string, n int, fn func(i int, c net.Conn, br *bufio.Reader) error) {
+	t.Helper()
 	var wg sync.WaitGroup
-	errs := make(chan error, clients)
-	for i := 0; i < clients; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			c, err := net.Dial("tcp", gw)
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				errs <- err
 				return
 			}
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(20 * time.Second))
-			br := bufio.NewReader(c)
-			// Pipeline in bursts of 4; the client's 3rd connection goes to the
-			// general path at request 10 (Keep-Alive header).
-			for j := 0; j < per; j += 4 {
-				var b strings.Builder
-				for k := j; k < j+4; k++ {
-					extra := ""
-					if i%3 == 0 && k >= 10 {
-						extra = "Keep-Alive: 1\r\n"
-					}
-					fmt.Fprintf(&b, "GET /c%d/r%d HTTP/1.1\r\nHost: x\r\n%s\r\n", i, k, extra)
-				}
-				if _, err := io.WriteString(c, b.String()); err != nil {
-					errs <- err
-					return
-				}
-				for k := j; k < j+4; k++ {
-					resp, err := http.ReadResponse(br, nil)
-					if err != nil {
-						errs <- fmt.Errorf("client %d req %d: %v", i, k, err)
-						return
-					}
-					body, err := io.ReadAll(resp.Body)
-					want := fmt.Sprintf("/c%d/r%d", i, k)
-					if err != nil || !strings.HasSuffix(string(body), " "+want) {
-						errs <- fmt.Errorf("client %d req %d: got %q (%v), want %s", i, k, body, err, want)
-						return
-					}
-				}
+			if err := fn(i, c, bufio.NewReader(c)); err != nil {
+				errs <- err
 			}
-		}(i)
+		})
 	}
 	wg.Wait()
 	close(errs)
@@ -566,40 +572,20 @@ func TestStressLaneBackendsDropConnections(t *testing.T) {
 	ta, tb := fixed(t, "a", flaky("a")), fixed(t, "b", flaky("b"))
 	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{ta, tb}, Selector: &balance.RoundRobin{}})
 	gw := serve(t, p)
-	var wg sync.WaitGroup
-	errs := make(chan error, 60)
-	for i := 0; i < 60; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			c, err := net.Dial("tcp", gw)
+	concurrentClients(t, gw, 60, func(i int, c net.Conn, br *bufio.Reader) error {
+		for k := 0; k < 30; k++ {
+			fmt.Fprintf(c, "GET /c%d/r%d HTTP/1.1\r\nHost: x\r\n\r\n", i, k)
+			resp, err := http.ReadResponse(br, nil)
 			if err != nil {
-				errs <- err
-				return
+				return fmt.Errorf("client %d req %d: %v", i, k, err)
 			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(20 * time.Second))
-			br := bufio.NewReader(c)
-			for k := 0; k < 30; k++ {
-				fmt.Fprintf(c, "GET /c%d/r%d HTTP/1.1\r\nHost: x\r\n\r\n", i, k)
-				resp, err := http.ReadResponse(br, nil)
-				if err != nil {
-					errs <- fmt.Errorf("client %d req %d: %v", i, k, err)
-					return
-				}
-				body, _ := io.ReadAll(resp.Body)
-				if want := fmt.Sprintf(" /c%d/r%d", i, k); resp.StatusCode != 200 || !strings.HasSuffix(string(body), want) {
-					errs <- fmt.Errorf("client %d req %d: %d %q", i, k, resp.StatusCode, body)
-					return
-				}
+			body, _ := io.ReadAll(resp.Body)
+			if want := fmt.Sprintf(" /c%d/r%d", i, k); resp.StatusCode != 200 || !strings.HasSuffix(string(body), want) {
+				return fmt.Errorf("client %d req %d: %d %q", i, k, resp.StatusCode, body)
 			}
-		}(i)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+		}
+		return nil
+	})
 	if ta.Backend.Active() != 0 || tb.Backend.Active() != 0 {
 		t.Errorf("active %d %d", ta.Backend.Active(), tb.Backend.Active())
 	}

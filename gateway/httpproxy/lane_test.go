@@ -178,32 +178,6 @@ func TestLaneBodies(t *testing.T) {
 	}
 }
 
-// Server-Sent Events stream through the lane event by event.
-func TestLaneSSEStreams(t *testing.T) {
-	u := startUpstream(t, "a")
-	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", u.addr)}})
-	addr := serve(t, p)
-	id := fmt.Sprintf("lane%d", time.Now().UnixNano()) // a gate of its own (-count)
-	resp, err := keepAliveClient().Get("http://" + addr + "/sse?id=" + id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
-	line, err := br.ReadString('\n')
-	if err != nil || line != "data: 0\n" {
-		t.Fatalf("first event: %q %v", line, err)
-	}
-	close(sseGate(&http.Request{URL: mustURL("http://x/sse?id=" + id)}))
-	rest, _ := io.ReadAll(br)
-	if !strings.Contains(string(rest), "data: 2") {
-		t.Errorf("rest of stream = %q", rest)
-	}
-	if laneServed(p) != 1 {
-		t.Errorf("lane served %d requests, want 1", laneServed(p))
-	}
-}
-
 // rawBackend serves each accepted connection with fn.
 func rawBackend(t *testing.T, fn func(n int, c net.Conn)) string {
 	t.Helper()

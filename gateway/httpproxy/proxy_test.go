@@ -225,38 +225,54 @@ func TestProxyLoopDetected(t *testing.T) {
 	}
 }
 
+// Server-Sent Events stream event by event on both paths (the lane, and
+// the general path a hop-by-hop Keep-Alive header sends the request to).
 func TestProxySSEStreams(t *testing.T) {
 	testutil.VerifyNoLeaks(t, FasthttpIgnores...)
-	u := startUpstream(t, "a")
-	p := New(Options{ID: "gw", Name: "sse"}, &Pool{Targets: []*Target{fixed(t, "a", u.addr)}})
-	addr := serve(t, p)
-	id := fmt.Sprint(time.Now().UnixNano())
-	resp, err := client().Get("http://" + addr + "/sse?id=" + id)
-	if err != nil {
-		t.Fatal(err)
+	for _, path := range []struct {
+		name, keepAlive string
+		lane            int64 // requests the lane takes
+	}{{"lane", "", 1}, {"general", "timeout=5", 0}} {
+		t.Run(path.name, func(t *testing.T) {
+			u := startUpstream(t, "a")
+			p := New(Options{ID: "gw", Name: "sse"}, &Pool{Targets: []*Target{fixed(t, "a", u.addr)}})
+			addr := serve(t, p)
+			id := fmt.Sprint(time.Now().UnixNano())
+			req, _ := http.NewRequest("GET", "http://"+addr+"/sse?id="+id, nil)
+			if path.keepAlive != "" {
+				req.Header.Set("Keep-Alive", path.keepAlive)
+			}
+			resp, err := client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+				t.Fatalf("content type %q", ct)
+			}
+			r := bufio.NewReader(resp.Body)
+			line, err := r.ReadString('\n')
+			if err != nil || line != "data: 0\n" {
+				t.Fatalf("first event %q %v", line, err)
+			}
+			// Event 0 arrived while the backend is still holding the stream open.
+			close(sseGate(&http.Request{URL: mustURL("/sse?id=" + id)}))
+			rest, _ := io.ReadAll(r)
+			if string(rest) != "\ndata: 1\n\ndata: 2\n\n" {
+				t.Fatalf("rest %q", rest)
+			}
+			if n := laneServed(p); n != path.lane {
+				t.Errorf("lane took %d requests, want %d", n, path.lane)
+			}
+			// The backend counts as busy only while the stream is open.
+			testutil.Eventually(t, 5*time.Second, func() error {
+				if n := p.Pool().Targets[0].Active(); n != 0 {
+					return fmt.Errorf("active %d", n)
+				}
+				return nil
+			})
+		})
 	}
-	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
-		t.Fatalf("content type %q", ct)
-	}
-	r := bufio.NewReader(resp.Body)
-	line, err := r.ReadString('\n')
-	if err != nil || line != "data: 0\n" {
-		t.Fatalf("first event %q %v", line, err)
-	}
-	// Event 0 arrived while the backend is still holding the stream open.
-	close(sseGate(&http.Request{URL: mustURL("/sse?id=" + id)}))
-	rest, _ := io.ReadAll(r)
-	if string(rest) != "\ndata: 1\n\ndata: 2\n\n" {
-		t.Fatalf("rest %q", rest)
-	}
-	// The backend counts as busy only while the stream is open.
-	testutil.Eventually(t, 5*time.Second, func() error {
-		if n := p.Pool().Targets[0].Active(); n != 0 {
-			return fmt.Errorf("active %d", n)
-		}
-		return nil
-	})
 }
 
 func TestProxyWebSocket(t *testing.T) {
