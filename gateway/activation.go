@@ -29,8 +29,6 @@ const activationWrapper = `LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"`
 // backlog instead of being refused.
 type activationSocket struct {
 	addr string
-	key  string // readiness type socket: Engine.sockets key
-	refs int    // readiness type socket: backends using it (Engine.socket); under Engine.sockMu
 
 	// mu is held for writing to open, replace or close the socket, and
 	// for reading while its descriptor is in use (polled, accepted on,

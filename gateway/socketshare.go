@@ -20,8 +20,12 @@ import (
 // longer accept. The watcher then opens a new socket, stops them and
 // starts them again on the new one.
 type socketShare struct {
-	mu       sync.Mutex
-	m        map[string]*sharedSocket // by socketKey
+	mu sync.Mutex
+	// m is keyed by the address alone: config validation refuses two
+	// socket-activated backends on one address among live routes, so a
+	// second user of an address is a reload's successor, in the same route
+	// or in the route that replaces it on another port.
+	m        map[string]*sharedSocket
 	watchers sync.WaitGroup
 }
 
@@ -38,12 +42,6 @@ type sharedSocket struct {
 // shareCheck is how often a shared socket is checked for a shutdown.
 const shareCheck = time.Second
 
-// socketKey is the address alone: config validation refuses two
-// socket-activated backends on one address among live routes, so a
-// second user of a key is a reload's successor, in the same route or in
-// the route that replaces it on another port.
-func socketKey(addr string) string { return addr }
-
 // get returns the socket for addr, for a backend about to be built
 // (release gives it back).
 func (sh *socketShare) get(addr, name string) *activationSocket {
@@ -52,16 +50,14 @@ func (sh *socketShare) get(addr, name string) *activationSocket {
 	if sh.m == nil {
 		sh.m = map[string]*sharedSocket{}
 	}
-	key := socketKey(addr)
-	if ss := sh.m[key]; ss != nil {
+	if ss := sh.m[addr]; ss != nil {
 		ss.sock.setName(name)
 		ss.refs++
 		return ss.sock
 	}
 	s := newActivationSocket(addr, name)
-	s.key = key
 	ss := &sharedSocket{sock: s, refs: 1, users: map[*backend.Backend]bool{}, stop: make(chan struct{})}
-	sh.m[key] = ss
+	sh.m[addr] = ss
 	sh.watchers.Go(func() { sh.watch(ss) })
 	return s
 }
@@ -70,7 +66,7 @@ func (sh *socketShare) get(addr, name string) *activationSocket {
 func (sh *socketShare) use(s *activationSocket, b *backend.Backend) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if ss := sh.m[s.key]; ss != nil && ss.sock == s {
+	if ss := sh.m[s.addr]; ss != nil && ss.sock == s {
 		ss.users[b] = true
 	}
 }
@@ -80,7 +76,7 @@ func (sh *socketShare) use(s *activationSocket, b *backend.Backend) {
 func (sh *socketShare) release(s *activationSocket, b *backend.Backend) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	ss := sh.m[s.key]
+	ss := sh.m[s.addr]
 	if ss == nil || ss.sock != s {
 		return
 	}
@@ -88,7 +84,7 @@ func (sh *socketShare) release(s *activationSocket, b *backend.Backend) {
 	if ss.refs--; ss.refs > 0 {
 		return
 	}
-	delete(sh.m, s.key)
+	delete(sh.m, s.addr)
 	close(ss.stop)
 	s.close()
 }
