@@ -371,7 +371,7 @@ func (e *Engine) Reload(cfg config.Config) error {
 // serverSettingsChanged: settings the listener's server reads per
 // connection; changing them needs a new server.
 func serverSettingsChanged(o, n config.Route) bool {
-	return o.ReadHeaderTimeout != n.ReadHeaderTimeout || o.ConnIdleTimeout != n.ConnIdleTimeout ||
+	return o.ReadHeaderTimeout != n.ReadHeaderTimeout || o.ConnIdleTimeout != n.ConnIdleTimeout || o.SendTimeout != n.SendTimeout ||
 		o.Bind != n.Bind || o.Protocol != n.Protocol || o.StdioMode != n.StdioMode || o.Name != n.Name ||
 		o.Handoff != n.Handoff
 }

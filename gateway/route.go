@@ -111,6 +111,7 @@ func (e *Engine) newRoute(port string, rc config.Route, trusted []string) (*rout
 			Name:              rc.Name,
 			ReadHeaderTimeout: rc.ReadHeaderTimeout.Std(),
 			IdleTimeout:       rc.ConnIdleTimeout.Std(),
+			SendTimeout:       rc.SendTimeout.Std(),
 			Log:               e.log.With(logging.KeyRoute, port),
 		}, r.httpPool(rc, r.targets, sel))
 	case config.ProtocolTCP:

@@ -83,6 +83,11 @@ const (
 	// DefaultReadHeaderTimeout stops a slow client from pinning a listener
 	// (slowloris) while leaving room for slow mobile links.
 	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultSendTimeout closes an HTTP connection whose client has taken no
+	// byte of its response for that long (nginx's send_timeout, also 60s):
+	// a client that stops reading cannot pin a client and a backend
+	// connection, while a slow link still moves some bytes per minute.
+	DefaultSendTimeout = 60 * time.Second
 	// DefaultConnIdleTimeout closes idle keep-alive connections: matches
 	// common browser and proxy keep-alive windows (nginx 75s, Go 90s).
 	DefaultConnIdleTimeout = 120 * time.Second
@@ -196,6 +201,11 @@ type Route struct {
 	RequestTimeout Duration `json:"request_timeout,omitempty"`
 	// ReadHeaderTimeout bounds reading a request's headers. Default 10s.
 	ReadHeaderTimeout Duration `json:"read_header_timeout,omitempty"`
+	// SendTimeout closes an http route's client connection when a response
+	// waiting for it makes no progress that long (the client reads
+	// nothing): between two writes, not for the whole response, so
+	// streams (SSE, downloads) are not cut. Default 60s.
+	SendTimeout Duration `json:"send_timeout,omitempty"`
 	// ConnIdleTimeout closes a client connection idle that long (HTTP
 	// keep-alive; tcp and stdio stream: no byte either way). Default 120s
 	// for http, none for tcp and stdio stream (SSH and database sessions idle

@@ -203,6 +203,9 @@ func TestNormalizedDefaults(t *testing.T) {
 	if n.Routes["2222"].ConnIdleTimeout.Std() != 0 {
 		t.Fatal("tcp routes must not idle out by default")
 	}
+	if r.SendTimeout.Std() != DefaultSendTimeout || n.Routes["2222"].SendTimeout != Disabled || w.SendTimeout != Disabled {
+		t.Fatalf("send_timeout: http %v, tcp %v, stdio http %v", r.SendTimeout, n.Routes["2222"].SendTimeout, w.SendTimeout)
+	}
 	if n.Routes["8080"].Backends[0].Weight != 1 {
 		t.Fatal("weight default")
 	}

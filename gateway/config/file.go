@@ -42,6 +42,7 @@ const DefaultDocument = `{
       "restart": { "policy": "on_demand", "backoff": "500ms", "max_backoff": "30s" },
       "request_timeout": "none",
       "read_header_timeout": "10s",
+      "send_timeout": "60s",
       "conn_idle_timeout": "120s",
       "max_body_bytes": -1,
       "cors": { "mode": "trusted", "origins": ["http://localhost:3000"] },

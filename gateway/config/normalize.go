@@ -72,6 +72,11 @@ func (r Route) normalized(port string) Route {
 	} else {
 		orDur(&r.RequestTimeout, Disabled)
 	}
+	if r.Protocol == ProtocolHTTP {
+		orDur(&r.SendTimeout, Duration(DefaultSendTimeout))
+	} else {
+		orDur(&r.SendTimeout, Disabled)
+	}
 	if r.Protocol == ProtocolHTTP || r.StdioMode == StdioHTTP {
 		orDur(&r.ConnIdleTimeout, Duration(DefaultConnIdleTimeout))
 	} else {

@@ -190,6 +190,8 @@ func (ll *laneLoop) tick(now time.Time) {
 	opt := ll.lane.p.opt
 	for lc := range ll.clients {
 		switch {
+		case lc.stalled(now, opt.SendTimeout):
+			lc.c.Close()
 		case lc.busy:
 			// Until the final response's head (an interim 1xx does not
 			// count, as on the general path).
@@ -302,6 +304,30 @@ type laneClient struct {
 	closeAfter    bool // the response ended with the backend connection: close after it
 	fallbackWhen  bool // hand over to the general path once output is out
 	waitOut       bool // the next request waits for the client to read its output
+
+	sentMark  uint64    // c.Sent() when the tick last saw output move
+	ackMark   uint64    // the client's acknowledged bytes then (TCP_INFO)
+	stallFrom time.Time // since when queued output has not moved (zero: none queued)
+}
+
+// stalled reports, from the tick, that output has waited for the client
+// longer than send_timeout while the client acknowledged no byte (see
+// sendtimeout.go). While the socket takes output, the count it has taken
+// tells; TCP_INFO is asked only when that has not moved.
+func (lc *laneClient) stalled(now time.Time, timeout time.Duration) bool {
+	if lc.c.Queued() == 0 || timeout <= 0 {
+		lc.stallFrom = time.Time{}
+		return false
+	}
+	if lc.c.Sent() == lc.sentMark && !lc.stallFrom.IsZero() {
+		acked, ok := ackedFd(lc.c.Fd())
+		if !ok || acked == lc.ackMark {
+			return now.Sub(lc.stallFrom) > timeout
+		}
+		lc.ackMark = acked
+	}
+	lc.sentMark, lc.stallFrom = lc.c.Sent(), now
+	return false
 }
 
 type clientHandler struct{}

@@ -139,7 +139,10 @@ type Options struct {
 	Name              string        // route name, for logs and the Server header
 	ReadHeaderTimeout time.Duration // time to read a request (default 10s)
 	IdleTimeout       time.Duration // keep-alive idle time (default 120s)
-	Log               *slog.Logger
+	// SendTimeout closes a client connection whose response makes no
+	// progress that long (the client reads nothing); 0 = never.
+	SendTimeout time.Duration
+	Log         *slog.Logger
 }
 
 // Proxy serves one route's listener.
@@ -248,8 +251,16 @@ func (p *Proxy) Serve(ln net.Listener) error {
 		if lane != nil && p.pool.Load().lane && lane.add(c) {
 			continue
 		}
-		p.fb.Push(c)
+		p.toGeneral(c)
 	}
+}
+
+// toGeneral gives a client connection to the fasthttp server.
+func (p *Proxy) toGeneral(c net.Conn) {
+	if p.opt.SendTimeout > 0 {
+		c = &sendConn{Conn: c, timeout: p.opt.SendTimeout}
+	}
+	p.fb.Push(c)
 }
 
 // handOver gives a client connection the lane let go of (its descriptor
@@ -265,7 +276,7 @@ func (p *Proxy) handOver(fd int, pre []byte) {
 	if len(pre) > 0 {
 		nc = &prefixConn{Conn: nc, pre: pre}
 	}
-	p.fb.Push(nc)
+	p.toGeneral(nc)
 }
 
 // Shutdown closes the listener, waits for requests in flight (until ctx

@@ -27,6 +27,7 @@ type Conn struct {
 	ev         uint32 // epoll events registered
 	in         []byte // bytes read and not consumed
 	out        []byte // bytes written and not yet taken by the socket
+	sent       uint64 // bytes the socket has taken
 	eof        bool
 	paused     bool
 	connecting bool
@@ -58,6 +59,10 @@ func (c *Conn) Closed() bool { return c.closed }
 // Queued is how many written bytes wait for the socket.
 func (c *Conn) Queued() int { return len(c.out) }
 
+// Sent is how many bytes the socket has taken so far: an owner that sees
+// it unchanged while Queued stays above zero knows the peer reads nothing.
+func (c *Conn) Sent() uint64 { return c.sent }
+
 // Write sends b, queueing what the socket does not take now. An error
 // closes the connection (OnClose follows the current callback).
 func (c *Conn) Write(b []byte) error {
@@ -66,6 +71,7 @@ func (c *Conn) Write(b []byte) error {
 	}
 	if len(c.out) == 0 {
 		n, err := writeFd(c.fd, b)
+		c.sent += uint64(n)
 		if err != nil {
 			c.CloseErr(err)
 			return err
@@ -220,6 +226,7 @@ func (c *Conn) event(ev uint32) {
 	}
 	if ev&unix.EPOLLOUT != 0 && len(c.out) > 0 {
 		n, err := writeFd(c.fd, c.out)
+		c.sent += uint64(n)
 		if err != nil {
 			c.CloseErr(err)
 			return
