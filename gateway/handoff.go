@@ -141,16 +141,23 @@ func (h *handoffState) refuse() int {
 // error counting counts as busy (stopping a program that serves someone is
 // worse than keeping an idle one). The error of looking at the backlog is
 // returned with the count (errNotListening: the socket died).
+//
+// The backlog is looked at first: a connection the program accepts
+// between the two looks is then counted (in the backlog, and maybe in the
+// table too) instead of missed by both (in the table before the program
+// held it, gone from the backlog after). Reading the socket table takes
+// long when the machine has many sockets (seconds under load), which made
+// that miss common: the watcher let go of a program serving a connection.
 func (h *handoffState) busy() (int, error) {
+	ok, perr := h.pending(0)
 	n, err := countConns(h.ip, h.port)
 	if err != nil {
 		return 1, err
 	}
-	ok, err := h.pending(0)
 	if ok {
 		n++
 	}
-	return n, err
+	return n, perr
 }
 
 // serveHandoff is the watcher of a hand-off route: it starts the program
@@ -242,8 +249,13 @@ func (h *handoffState) poke() {
 	}
 }
 
+// acquire holds b, the backend the watcher looked at, unless a reload has
+// swapped it out meanwhile: the retired backend is being closed (its
+// program told to stop, and draining), and the next round looks at its
+// successor. (Acquire on a closing backend fails at once, rather than
+// waiting out the old program's drain while nobody starts the new one.)
 func (w *handoffWatch) acquire(b *backend.Backend) {
-	if w.held == nil && b.Acquire(w.ctx) == nil {
+	if w.held == nil && w.h.backend.Load() == b && b.Acquire(w.ctx) == nil {
 		w.held = b
 	}
 }

@@ -488,6 +488,92 @@ func TestHandoffReloadStopsOldProgram(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, gone(old))
 }
 
+// drainingProc is a program that, told to stop, drains until the test
+// lets it go (the test backend's -drain with a connection open).
+type drainingProc struct {
+	done    chan struct{}
+	release <-chan struct{}
+}
+
+func (p *drainingProc) PID() int              { return 1 }
+func (p *drainingProc) Done() <-chan struct{} { return p.done }
+func (p *drainingProc) Stop(ctx context.Context) error {
+	select {
+	case <-p.release:
+	case <-ctx.Done():
+	}
+	close(p.done)
+	return nil
+}
+
+// TestHandoffWatcherLeavesRetiredBackend: the watcher looked at the
+// route's backend just before a reload swapped it out (a look takes
+// seconds on a busy machine: the socket table is long) and then wants to
+// hold it for an open connection. That backend is being closed, its
+// program draining; the watcher must go on at once to the new backend
+// (which it alone starts), not wait for the old program to exit. It
+// waited: under CI load, the first connection after a reload waited the
+// old program's whole drain (TestHandoffReloadStopsOldProgram, ~10s).
+func TestHandoffWatcherLeavesRetiredBackend(t *testing.T) {
+	leakCheck(t)
+	release := make(chan struct{})
+	var once sync.Once
+	letGo := func() { once.Do(func() { close(release) }) }
+	defer letGo()
+	newB := func(name string) *backend.Backend {
+		b, err := backend.New(backend.Config{Name: name, Addr: "127.0.0.1:1",
+			// As long as the route's: a drain is not cut short here.
+			StopTimeout: time.Hour,
+			Check:       func(context.Context) error { return nil },
+			Launch: func(context.Context, io.Writer) (backend.Process, error) {
+				return &drainingProc{done: make(chan struct{}), release: release}, nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	old, cur := newB("old"), newB("new")
+	defer cur.Close(context.Background())
+	h := &handoffState{wake: make(chan struct{}, 1)}
+	h.backend.Store(old)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := old.Acquire(ctx); err != nil { // its program runs
+		t.Fatal(err)
+	}
+	old.Release()
+
+	// The reload: the new backend is the route's, the old one is closed
+	// (its program told to stop; it drains).
+	h.setBackend(cur)
+	closed := make(chan error, 1)
+	go func() { closed <- old.Close(context.Background()) }()
+	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer wcancel()
+	if err := old.WaitState(wctx, backend.Draining); err != nil {
+		t.Fatal(err)
+	}
+
+	w := &handoffWatch{h: h, ctx: ctx}
+	done := make(chan struct{})
+	go func() { w.acquire(old); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second): // only the failure waits
+		letGo()
+		<-done
+		t.Fatal("the watcher waited for the retired program to exit")
+	}
+	if w.held != nil {
+		t.Fatalf("the watcher holds the retired backend %s", w.held.Name())
+	}
+	letGo()
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestHandoffSocketShutDownByProgram: a program that shuts the shared
 // socket down (some servers do, to wake their accept threads) leaves it
 // not listening; the gateway opens a new one instead of spinning on the

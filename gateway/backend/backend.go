@@ -348,6 +348,15 @@ func (b *Backend) acquireSlow(ctx context.Context) error {
 	for {
 		b.mu.Lock()
 		st := State(b.state.Load())
+		if b.closing && st != Ready {
+			// Closed (by a reload that replaced it, or a shutdown): it
+			// will not be ready again. Its drain (Draining until its
+			// process has exited, up to the process's own stop grace)
+			// ends in Stopped, so waiting for it only delays ErrStopped,
+			// and delays whoever would go to the backend's successor.
+			b.mu.Unlock()
+			return ErrStopped
+		}
 		switch st {
 		case Ready:
 			b.active.Add(1)

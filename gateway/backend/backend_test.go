@@ -331,6 +331,36 @@ func TestCloseDrainsInFlight(t *testing.T) {
 	}
 }
 
+// TestAcquireWhileClosing: once Close has begun (here draining a request
+// in flight), Acquire fails with ErrStopped at once instead of waiting out
+// the drain and the process's stop only to fail the same way. A hand-off
+// route's watcher that looked at a backend just before a reload swapped it
+// out waited so for the retired program's whole drain, and started no
+// program for the connections meanwhile.
+func TestAcquireWhileClosing(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	f := &fakeLauncher{listenAfter: 0, exitAfter: -1}
+	b := newBackend(t, f, nil)
+	if err := b.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Close(context.Background()) }()
+	if err := b.WaitState(ctxT(t, 5*time.Second), Draining); err != nil {
+		t.Fatal(err)
+	}
+	// The first request is still in flight: the drain cannot end before
+	// the ctx below does, so only an immediate answer is ErrStopped.
+	err := b.Acquire(ctxT(t, 5*time.Second))
+	b.Release()
+	if cerr := <-done; cerr != nil {
+		t.Fatal(cerr)
+	}
+	if !errors.Is(err, ErrStopped) {
+		t.Fatalf("acquire while closing: %v, want %v", err, ErrStopped)
+	}
+}
+
 func TestCrashThenRestart(t *testing.T) {
 	testutil.VerifyNoLeaks(t)
 	f := &fakeLauncher{listenAfter: 0, exitAfter: -1}
