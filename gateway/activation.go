@@ -139,8 +139,16 @@ func (s *activationSocket) fdName() string {
 	return s.name
 }
 
-// keepFlags saves the socket's file status flags (O_NONBLOCK) and returns
-// a function restoring them.
+// keepFlags notes whether the socket is non-blocking and returns a
+// function that makes it non-blocking again if it was: os/exec's Fd call
+// puts the shared socket in blocking mode, and a program still running on
+// it (a reload's predecessor, often a Go program that set it non-blocking)
+// must keep its mode. It only ever sets O_NONBLOCK back, never clears it:
+// on a first start the socket is blocking, and the new program (a Go one
+// sets O_NONBLOCK at once) may change it before proc.Start has returned;
+// restoring "blocking" then would put a running Go program's listener
+// in blocking mode, where its accept waits in the kernel and its Close
+// no longer interrupts it.
 func (s *activationSocket) keepFlags() func() {
 	var fl int
 	err := s.withFD(func(fd int) error {
@@ -149,12 +157,17 @@ func (s *activationSocket) keepFlags() func() {
 		return err
 	})
 	return func() {
-		if err == nil {
-			s.withFD(func(fd int) error {
-				_, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl)
-				return err
-			})
+		if err != nil || fl&unix.O_NONBLOCK == 0 {
+			return
 		}
+		s.withFD(func(fd int) error {
+			cur, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+			if err != nil || cur&unix.O_NONBLOCK != 0 {
+				return err
+			}
+			_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, cur|unix.O_NONBLOCK)
+			return err
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/warren-mesh/warren/gateway/backend"
 	"github.com/warren-mesh/warren/gateway/config"
 	"github.com/warren-mesh/warren/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 // TestSocketActivation: with readiness type socket the gateway opens the
@@ -223,4 +225,47 @@ func mustAtoi(s string) int {
 		panic(err)
 	}
 	return n
+}
+
+// keepFlags gives a predecessor back the non-blocking mode exec took from
+// it, and never takes it from a new program that set it meanwhile.
+func TestActivationKeepFlags(t *testing.T) {
+	s := newActivationSocket(fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), "s")
+	t.Cleanup(func() { s.close() })
+	f, err := s.file(context.Background()) // opens it, blocking (as systemd passes it)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	nonblock := func() bool {
+		var nb bool
+		if err := s.withFD(func(fd int) error {
+			fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+			nb = fl&unix.O_NONBLOCK != 0
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return nb
+	}
+	set := func(nb bool) {
+		if err := s.withFD(func(fd int) error { return unix.SetNonblock(fd, nb) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// First start: blocking before; the new program sets O_NONBLOCK before
+	// the restore runs.
+	restore := s.keepFlags()
+	set(true)
+	restore()
+	if !nonblock() {
+		t.Fatal("the restore put a new program's non-blocking socket back in blocking mode")
+	}
+	// Reload: the predecessor's non-blocking socket, made blocking by exec.
+	restore = s.keepFlags()
+	set(false)
+	restore()
+	if !nonblock() {
+		t.Fatal("the predecessor's socket was left in blocking mode")
+	}
 }

@@ -541,9 +541,8 @@ func (e *Engine) launcher(bc config.Backend, grace time.Duration, sock *activati
 			spec.Args = append([]string{"-c", activationWrapper, bc.Cmd}, bc.Args...)
 			spec.Env = activationEnv(env, sock.fdName())
 			spec.ExtraFiles = []*os.File{f}
-			// os/exec's Fd call puts the shared socket in blocking mode; a
-			// program still running on it (a reload's predecessor, often a
-			// Go program that set it non-blocking) keeps its mode.
+			// A program still running on the shared socket keeps its
+			// non-blocking mode (keepFlags).
 			defer sock.keepFlags()()
 		}
 		p, err := proc.Start(context.WithoutCancel(ctx), spec)
