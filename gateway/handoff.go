@@ -355,7 +355,17 @@ func (w *handoffWatch) waitAndStart() {
 // the ones a program has closed whose TCP ending lingers (TIME_WAIT, and
 // orphaned FIN_WAIT2 for up to tcp_fin_timeout, which would otherwise
 // keep an idle program running).
+//
+// It asks the kernel through sock_diag (sockdiag.go) and reads
+// /proc/net/tcp{,6} where that is refused (a sandbox without netlink).
 func countConns(ip net.IP, port int) (int, error) {
+	if n, err := countConnsDiag(ip, port); err == nil {
+		return n, nil
+	}
+	return countConnsProc(ip, port)
+}
+
+func countConnsProc(ip net.IP, port int) (int, error) {
 	n := 0
 	for _, name := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		f, err := os.Open(name)

@@ -270,6 +270,12 @@ func TestHandoffReload(t *testing.T) {
 // ones do not (pending counts them), nor do those the program has closed
 // while the client has not (orphaned FIN_WAIT2).
 func TestCountConns(t *testing.T) {
+	for name, f := range map[string]func(net.IP, int) (int, error){"sock_diag": countConnsDiag, "proc": countConnsProc} {
+		t.Run(name, func(t *testing.T) { testCountConns(t, f) })
+	}
+}
+
+func testCountConns(t *testing.T, countConns func(net.IP, int) (int, error)) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
