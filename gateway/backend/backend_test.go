@@ -307,8 +307,9 @@ func TestCloseDuringStart(t *testing.T) {
 	}
 }
 
-func TestCloseDrainsInFlight(t *testing.T) {
-	testutil.VerifyNoLeaks(t)
+// closingInFlight returns a ready backend with one request in flight and
+// Close running (so Draining); done has Close's result.
+func closingInFlight(t *testing.T) (*Backend, *fakeLauncher, <-chan error) {
 	f := &fakeLauncher{listenAfter: 0, exitAfter: -1}
 	b := newBackend(t, f, nil)
 	if err := b.Acquire(context.Background()); err != nil {
@@ -319,6 +320,12 @@ func TestCloseDrainsInFlight(t *testing.T) {
 	if err := b.WaitState(ctxT(t, 5*time.Second), Draining); err != nil {
 		t.Fatal(err)
 	}
+	return b, f, done
+}
+
+func TestCloseDrainsInFlight(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	b, f, done := closingInFlight(t)
 	if f.procs[0].stopped.Load() {
 		t.Fatal("process stopped while a request was in flight")
 	}
@@ -339,16 +346,7 @@ func TestCloseDrainsInFlight(t *testing.T) {
 // program for the connections meanwhile.
 func TestAcquireWhileClosing(t *testing.T) {
 	testutil.VerifyNoLeaks(t)
-	f := &fakeLauncher{listenAfter: 0, exitAfter: -1}
-	b := newBackend(t, f, nil)
-	if err := b.Acquire(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Close(context.Background()) }()
-	if err := b.WaitState(ctxT(t, 5*time.Second), Draining); err != nil {
-		t.Fatal(err)
-	}
+	b, _, done := closingInFlight(t)
 	// The first request is still in flight: the drain cannot end before
 	// the ctx below does, so only an immediate answer is ErrStopped.
 	err := b.Acquire(ctxT(t, 5*time.Second))

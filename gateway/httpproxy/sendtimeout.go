@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/warren-mesh/warren/internal/tcpinfo"
 )
 
 // send_timeout closes a client connection whose response waits while the
@@ -23,7 +23,7 @@ import (
 // ackedFd returns how many bytes the peer of TCP socket fd has
 // acknowledged.
 func ackedFd(fd int) (uint64, bool) {
-	info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+	info, err := tcpinfo.FromFd(fd)
 	if err != nil {
 		return 0, false
 	}
@@ -31,20 +31,11 @@ func ackedFd(fd int) (uint64, bool) {
 }
 
 func ackedConn(c net.Conn) (uint64, bool) {
-	sc, ok := c.(syscall.Conn)
+	info, ok := tcpinfo.Of(c)
 	if !ok {
 		return 0, false
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return 0, false
-	}
-	var acked uint64
-	var ok2 bool
-	if rc.Control(func(fd uintptr) { acked, ok2 = ackedFd(int(fd)) }) != nil {
-		return 0, false
-	}
-	return acked, ok2
+	return info.Bytes_acked, true
 }
 
 // sendConn gives the general path's client connections send_timeout: its
