@@ -398,28 +398,37 @@ func TestStressLaneTimeoutAfter1xx(t *testing.T) {
 	})
 	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", addr)}, RequestTimeout: 300 * time.Millisecond})
 	gw := serve(t, p)
-	for _, extra := range []string{"Keep-Alive: 1\r\n", ""} { // general path, then lane
-		c, err := net.Dial("tcp", gw)
+	for _, path := range bothPaths {
+		code, err := finalStatus(t, gw, "GET / HTTP/1.1\r\nHost: x\r\n"+path.header+"\r\n", 1500*time.Millisecond)
 		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(1500 * time.Millisecond))
-		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n"+extra+"\r\n")
-		br := bufio.NewReader(c)
-		var code int
-		for {
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatalf("with %q: %v", extra, err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			if code = resp.StatusCode; code >= 200 {
-				break
-			}
+			t.Fatalf("%s path: %v", path.name, err)
 		}
 		if code != 504 {
-			t.Errorf("with %q: %d, want 504", extra, code)
+			t.Errorf("%s path: %d, want 504", path.name, code)
+		}
+	}
+}
+
+// finalStatus sends req on a new connection to gw and returns the status
+// of the first final (>= 200) response, past any interim ones.
+func finalStatus(t *testing.T, gw, req string, within time.Duration) (int, error) {
+	t.Helper()
+	c, err := net.Dial("tcp", gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(within))
+	io.WriteString(c, req)
+	br := bufio.NewReader(c)
+	for {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode >= 200 {
+			return resp.StatusCode, nil
 		}
 	}
 }
@@ -489,27 +498,13 @@ func TestStressLane1xxThenClose(t *testing.T) {
 	})
 	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", addr)}})
 	gw := serve(t, p)
-	for _, extra := range []string{"Keep-Alive: 1\r\n", ""} { // general path, then lane
-		c, err := net.Dial("tcp", gw)
+	for _, path := range bothPaths {
+		code, err := finalStatus(t, gw, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"+path.header+"\r\n", 3*time.Second)
 		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(3 * time.Second))
-		io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"+extra+"\r\n")
-		br := bufio.NewReader(c)
-		code := 0
-		for code < 200 {
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				t.Errorf("with %q: %v", extra, err)
-				break
-			}
-			io.Copy(io.Discard, resp.Body)
-			code = resp.StatusCode
+			t.Errorf("%s path: %v", path.name, err)
 		}
 		if code != 502 {
-			t.Errorf("with %q: %d, want 502", extra, code)
+			t.Errorf("%s path: %d, want 502", path.name, code)
 		}
 	}
 }

@@ -19,6 +19,14 @@ import (
 // the lane hands to the general path. These use keep-alive clients and
 // raw connections, and check which path answered.
 
+// bothPaths are a request the lane takes and one the general path takes
+// (a hop-by-hop Keep-Alive header sends it there): header goes into the
+// request head.
+var bothPaths = []struct {
+	name, header string
+	lane         int64 // requests the lane takes
+}{{"lane", "", 1}, {"general", "Keep-Alive: timeout=5\r\n", 0}}
+
 func keepAliveClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}, Timeout: 10 * time.Second}
 }

@@ -125,14 +125,11 @@ func fixed(t *testing.T, name, addr string) *Target {
 	return NewTarget(b)
 }
 
+// serve serves p on a new listener (serveOwn) and shuts it down when the
+// test ends.
 func serve(t *testing.T, p *Proxy) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); p.Serve(ln) }()
+	addr, done := serveOwn(t, p)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -144,7 +141,7 @@ func serve(t *testing.T, p *Proxy) string {
 			tg.CloseIdle()
 		}
 	})
-	return ln.Addr().String()
+	return addr
 }
 
 func client() *http.Client {

@@ -27,17 +27,10 @@ func endlessBackend(t *testing.T) (addr string, ended <-chan struct{}) {
 	return addr, gone
 }
 
-// sendPaths runs fn for a request the lane takes and for one the general
-// path takes (a hop-by-hop Keep-Alive header sends it there).
-var sendPaths = []struct {
-	name, header string
-	lane         int64 // requests the lane takes
-}{{"lane", "", 1}, {"general", "Keep-Alive: timeout=5\r\n", 0}}
-
 // send_timeout: a client that takes nothing of a response for that long
 // is cut on both paths, and the backend connection is let go with it.
 func TestSendTimeoutCutsStalledClient(t *testing.T) {
-	for _, path := range sendPaths {
+	for _, path := range bothPaths {
 		t.Run(path.name, func(t *testing.T) {
 			addr, ended := endlessBackend(t)
 			p := New(Options{ID: "gw", SendTimeout: 500 * time.Millisecond}, &Pool{Targets: []*Target{fixed(t, "a", addr)}})
@@ -74,7 +67,7 @@ func isReset(err error) bool { return strings.Contains(err.Error(), "connection 
 // A client that reads slowly but steadily is never cut: the timeout runs
 // between writes, not over the whole response.
 func TestSendTimeoutSparesSlowReader(t *testing.T) {
-	for _, path := range sendPaths {
+	for _, path := range bothPaths {
 		t.Run(path.name, func(t *testing.T) {
 			addr, ended := endlessBackend(t)
 			const timeout = time.Second
