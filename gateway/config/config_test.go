@@ -118,6 +118,13 @@ func TestDecodeErrorsNameTheField(t *testing.T) {
 		{"trailing data", `{} {}`, `unexpected data after the config object`},
 		{"not an object", `[1]`, `want a JSON object, got an array`},
 		{"empty", ``, `JSON ends early`},
+		{"start_timeout none", route(`{"start_timeout":"none","backends":[{"cmd":"internal"}]}`), `routes["8080"].start_timeout: "none" is not allowed`},
+		{"stop_grace none", route(`{"stop_grace":"off","backends":[{"cmd":"internal"}]}`), `routes["8080"].stop_grace: "none" is not allowed`},
+		{"read_header_timeout none", route(`{"read_header_timeout":"none","backends":[{"cmd":"internal"}]}`), `routes["8080"].read_header_timeout: "none" is not allowed`},
+		{"http conn_idle_timeout none", route(`{"conn_idle_timeout":"none","backends":[{"cmd":"internal"}]}`), `routes["8080"].conn_idle_timeout: "none" is not allowed`},
+		{"backoff none", route(`{"restart":{"backoff":"none"},"backends":[{"cmd":"internal"}]}`), `routes["8080"].restart.backoff: "none" is not allowed`},
+		{"max_backoff none", route(`{"restart":{"max_backoff":"none"},"backends":[{"cmd":"internal"}]}`), `routes["8080"].restart.max_backoff: "none" is not allowed`},
+		{"DEL in a CORS method", route(`{"cors":{"allow_methods":["GE\u007fT"]},"backends":[{"cmd":"internal"}]}`), `routes["8080"].cors.allow_methods`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,16 +225,20 @@ func TestNormalizedDefaults(t *testing.T) {
 }
 
 func TestDurationNone(t *testing.T) {
-	c, err := Decode([]byte(`{"routes":{"80":{"read_header_timeout":"none","start_timeout":"1m30s","backends":[{"cmd":"internal"}]}}}`))
+	c, err := Decode([]byte(`{"routes":{"80":{"send_timeout":"none","start_timeout":"1m30s","backends":[{"cmd":"internal"}]},
+		"81":{"protocol":"tcp","conn_idle_timeout":"none","backends":[{"cmd":"","internal_port":"9"}]}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := c.Normalized().Routes["80"]
-	if r.ReadHeaderTimeout != Disabled || r.ReadHeaderTimeout.Std() != 0 || r.StartTimeout.Std() != 90*time.Second {
-		t.Fatalf("%v %v", r.ReadHeaderTimeout, r.StartTimeout)
+	if r.SendTimeout != Disabled || r.SendTimeout.Std() != 0 || r.StartTimeout.Std() != 90*time.Second {
+		t.Fatalf("%v %v", r.SendTimeout, r.StartTimeout)
+	}
+	if d := c.Normalized().Routes["81"].ConnIdleTimeout; d != Disabled {
+		t.Fatalf("tcp conn_idle_timeout %v", d)
 	}
 	data, _ := Marshal(c)
-	if !strings.Contains(string(data), `"read_header_timeout": "none"`) || !strings.Contains(string(data), `"start_timeout": "1m30s"`) {
+	if !strings.Contains(string(data), `"send_timeout": "none"`) || !strings.Contains(string(data), `"start_timeout": "1m30s"`) {
 		t.Fatalf("marshal: %s", data)
 	}
 }

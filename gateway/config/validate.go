@@ -140,6 +140,7 @@ func (c Config) validateRoute(rp, port string, r Route, add func(string, string,
 	if r.MaxPending < 0 {
 		add(rp+".max_pending", "must not be negative, got %d", r.MaxPending)
 	}
+	validateNone(rp, r, add)
 	if rd := r.Readiness; rd != nil {
 		switch rd.Type {
 		case "", ReadyTCP, ReadyNone:
@@ -377,12 +378,35 @@ func checkOrigin(o string) error {
 	return nil
 }
 
+// validateNone refuses "none" for the durations where no limit has no
+// meaning or would leave the gateway open to a slow or stuck peer; each
+// would otherwise fall back to its default without a word.
+func validateNone(rp string, r Route, add func(string, string, ...any)) {
+	refuse := func(field string, d Duration, why string) {
+		if d == Disabled {
+			add(rp+"."+field, "\"none\" is not allowed: %s; give a duration such as \"1h\"", why)
+		}
+	}
+	refuse("start_timeout", r.StartTimeout, "a backend that never becomes ready would hold its requests for ever")
+	refuse("stop_grace", r.StopGrace, "a stopping process is killed after this grace")
+	refuse("read_header_timeout", r.ReadHeaderTimeout, "a client sending its headers slowly would hold a connection for ever")
+	if r.Protocol == "" || r.Protocol == ProtocolHTTP {
+		refuse("conn_idle_timeout", r.ConnIdleTimeout, "an idle keep-alive connection of an http route is closed after this time")
+	}
+	if rs := r.Restart; rs != nil {
+		refuse("restart.backoff", rs.Backoff, "it is the delay before a failed backend is started again")
+		refuse("restart.max_backoff", rs.MaxBackoff, "it caps the delay before a failed backend is started again")
+	}
+}
+
+// isToken reports whether s is an RFC 9110 token (no control character,
+// DEL, space, non-ASCII or separator).
 func isToken(s string) bool {
 	if s == "" {
 		return false
 	}
 	for _, r := range s {
-		if r > 127 || r <= ' ' || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) {
+		if r >= 127 || r <= ' ' || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) {
 			return false
 		}
 	}
