@@ -105,9 +105,10 @@ func allReady(pool *Pool) bool {
 	return true
 }
 
-// add takes an accepted connection into a loop, or returns false (the
-// caller then serves it on the fallback path).
-func (ln *lane) add(nc net.Conn) bool {
+// add takes a client connection into a loop, with pre, bytes already read
+// from it, as the start of its input; or returns false (the caller then
+// serves it on the general path).
+func (ln *lane) add(nc net.Conn, pre []byte) bool {
 	sc, ok := nc.(*net.TCPConn)
 	if !ok {
 		return false
@@ -141,6 +142,10 @@ func (ln *lane) add(nc net.Conn) bool {
 		}
 		lc.c = c
 		ll.clients[lc] = struct{}{}
+		if len(pre) > 0 {
+			c.Unread(pre)
+			lc.next()
+		}
 	})
 	if err != nil {
 		unix.Close(fd)
@@ -303,6 +308,7 @@ type laneClient struct {
 	closeWhenSent bool
 	closeAfter    bool // the response ended with the backend connection: close after it
 	fallbackWhen  bool // hand over to the general path once output is out
+	passing       bool // ... for a passing reason: the connection may come back (returnable)
 	waitOut       bool // the next request waits for the client to read its output
 
 	sentMark  uint64    // c.Sent() when the tick last saw output move
@@ -365,7 +371,7 @@ func (clientHandler) OnWritable(c *evloop.Conn) {
 	case lc.closeWhenSent:
 		c.Close()
 	case lc.fallbackWhen:
-		lc.fallback()
+		lc.fallback(lc.passing)
 	case lc.waitOut:
 		lc.waitOut = false
 		lc.next()
@@ -413,7 +419,7 @@ func (lc *laneClient) next() {
 	}
 	ok, err := parseLaneReq(in, &lc.req)
 	if err != nil {
-		lc.fallback()
+		lc.fallback(false)
 		return
 	}
 	if !ok || len(in) < lc.req.headLen+lc.req.bodyLen {
@@ -426,13 +432,13 @@ func (lc *laneClient) next() {
 	pool := p.pool.Load()
 	if !pool.lane || pool.corsOn && lc.req.origin || len(lc.req.hops) > 0 && hasHop(lc.req.hops, p.opt.ID) ||
 		pool.MaxBodyBytes > 0 && int64(lc.req.bodyLen) > pool.MaxBodyBytes {
-		lc.fallback()
+		lc.fallback(false)
 		return
 	}
 	if !allReady(pool) {
 		// A start, a backoff or a stopped backend: the general path decides
 		// (and the balancer's choice is made once, there).
-		lc.fallback()
+		lc.fallback(true)
 		return
 	}
 	idx := 0
@@ -440,7 +446,7 @@ func (lc *laneClient) next() {
 		idx = pool.Selector.Select(pool.cands, lc.ipStr)
 	}
 	if idx < 0 || !pool.Targets[idx].Backend.TryAcquire() {
-		lc.fallback() // nothing ready: the general path waits, starts, answers
+		lc.fallback(true) // nothing ready: the general path waits, starts, answers
 		return
 	}
 	lc.pool, lc.idx, lc.t, lc.closeReq = pool, idx, pool.Targets[idx], lc.req.close
@@ -608,10 +614,15 @@ func (lc *laneClient) closeAfterOutput() {
 }
 
 // fallback hands the connection, with what was read, to the general path.
-func (lc *laneClient) fallback() {
+// passing: for a reason of the moment (no backend ready), not one of the
+// request (a CORS origin, a body the lane does not take), so the general
+// path gives the connection back once it has answered with every backend
+// ready (returnable); a keep-alive client that came during a cold start
+// would otherwise stay on the slower path.
+func (lc *laneClient) fallback(passing bool) {
 	c := lc.c
 	if c.Queued() > 0 {
-		lc.fallbackWhen = true
+		lc.fallbackWhen, lc.passing = true, passing
 		c.PauseRead()
 		return
 	}
@@ -626,7 +637,7 @@ func (lc *laneClient) fallback() {
 	ln.p.wg.Add(1) // Shutdown waits for it (the loops have stopped by then: no Add races Wait)
 	go func() {
 		defer ln.p.wg.Done()
-		ln.p.handOver(fd, pre) // off the loop: the general path may take its time to accept
+		ln.p.handOver(fd, pre, passing) // off the loop: the general path may take its time to accept
 	}()
 }
 
@@ -845,9 +856,10 @@ type prefixConn struct {
 }
 
 // SyscallConn lets the general path watch the socket (backend.AcquireConn).
-func (c *prefixConn) SyscallConn() (syscall.RawConn, error) {
-	return c.Conn.(syscall.Conn).SyscallConn()
-}
+func (c *prefixConn) SyscallConn() (syscall.RawConn, error) { return rawConn(c.Conn) }
+
+// NetConn returns the connection under the wrapper (see socketOf).
+func (c *prefixConn) NetConn() net.Conn { return c.Conn }
 
 func (c *prefixConn) Read(b []byte) (int, error) {
 	c.mu.Lock()

@@ -248,7 +248,7 @@ func (p *Proxy) Serve(ln net.Listener) error {
 			return fmt.Errorf("httpproxy: serve %s: %w", ln.Addr(), err)
 		}
 		delay = 0
-		if lane != nil && p.pool.Load().lane && lane.add(c) {
+		if lane != nil && p.pool.Load().lane && lane.add(c, nil) {
 			continue
 		}
 		p.toGeneral(c)
@@ -264,8 +264,9 @@ func (p *Proxy) toGeneral(c net.Conn) {
 }
 
 // handOver gives a client connection the lane let go of (its descriptor
-// and the bytes it had read) to the fasthttp server.
-func (p *Proxy) handOver(fd int, pre []byte) {
+// and the bytes it had read) to the fasthttp server; passing marks it
+// returnable.
+func (p *Proxy) handOver(fd int, pre []byte, passing bool) {
 	f := os.NewFile(uintptr(fd), "client")
 	nc, err := net.FileConn(f)
 	f.Close()
@@ -275,6 +276,9 @@ func (p *Proxy) handOver(fd int, pre []byte) {
 	}
 	if len(pre) > 0 {
 		nc = &prefixConn{Conn: nc, pre: pre}
+	}
+	if passing {
+		nc = &returnable{Conn: nc}
 	}
 	p.toGeneral(nc)
 }
@@ -413,6 +417,7 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 		sent, err := p.forward(ctx, pool, t)
 		if err == nil {
 			b.Succeed()
+			p.giveBack(ctx, pool)
 			return
 		}
 		b.Fail()

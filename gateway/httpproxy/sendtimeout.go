@@ -117,6 +117,7 @@ func untilFor(t time.Time) int64 {
 }
 
 // SyscallConn lets the general path watch the socket (backend.AcquireConn).
-func (c *sendConn) SyscallConn() (syscall.RawConn, error) {
-	return c.Conn.(syscall.Conn).SyscallConn()
-}
+func (c *sendConn) SyscallConn() (syscall.RawConn, error) { return rawConn(c.Conn) }
+
+// NetConn returns the connection under the wrapper (see socketOf).
+func (c *sendConn) NetConn() net.Conn { return c.Conn }

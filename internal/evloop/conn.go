@@ -50,6 +50,12 @@ func (c *Conn) Consume(n int) {
 	c.in = c.in[:copy(c.in, c.in[n:])]
 }
 
+// Unread puts b before the bytes not yet consumed: for a socket handed in
+// with bytes another reader had already taken from it.
+func (c *Conn) Unread(b []byte) {
+	c.in = append(append(make([]byte, 0, len(b)+len(c.in)), b...), c.in...)
+}
+
 // EOF reports that the peer has finished sending.
 func (c *Conn) EOF() bool { return c.eof }
 
