@@ -74,6 +74,19 @@ func exchange(t *testing.T, c net.Conn, br *bufio.Reader, raw string, paths ...s
 	}
 }
 
+// dialClient connects to addr with a 10 s deadline; the connection
+// closes when the test ends.
+func dialClient(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c, bufio.NewReader(c)
+}
+
 func get1(path string) string { return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n" }
 
 // A keep-alive connection whose first requests came during a cold start
@@ -87,13 +100,7 @@ func TestColdStartConnectionReturnsToLane(t *testing.T) {
 	// general path (sendConn, returnable, prefixConn).
 	p := New(Options{ID: "gw", SendTimeout: time.Minute}, &Pool{Targets: []*Target{coldTarget(t)}})
 	gw := serve(t, p)
-	c, err := net.Dial("tcp", gw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
+	c, br := dialClient(t, gw)
 
 	exchange(t, c, br, get1("/1")+get1("/2")+get1("/3"), "/1", "/2", "/3")
 	lane0 := laneServed(p)
@@ -127,13 +134,7 @@ func TestRequestFallbackStaysOnGeneralPath(t *testing.T) {
 	u := startUpstream(t, "a")
 	p := New(Options{ID: "gw"}, &Pool{Targets: []*Target{fixed(t, "a", u.addr)}})
 	gw := serve(t, p)
-	c, err := net.Dial("tcp", gw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
+	c, br := dialClient(t, gw)
 	exchange(t, c, br, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\na /x\r\n0\r\n\r\n", "/x")
 	lane0 := laneServed(p)
 	for range 3 {
