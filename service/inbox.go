@@ -11,6 +11,9 @@ type item struct {
 	v   any
 	err error
 	ptr bool // v points to the value (decoded in place: no copy into an interface)
+	// into: the message was decoded straight into the waiting receiver's
+	// destination, v (inbox.want).
+	into bool
 }
 
 // value returns the item's value as sent.
@@ -29,6 +32,7 @@ type inbox struct {
 	head   int
 	err    error // set by close; returned once buf is drained
 	signal chan struct{}
+	dst    any // the destination a client receiver claimed (into.go)
 }
 
 func (q *inbox) init() { q.signal = make(chan struct{}, 1) }
@@ -46,11 +50,15 @@ func (q *inbox) push(it item) bool {
 	}
 	q.buf = append(q.buf, it)
 	q.mu.Unlock()
+	q.wake()
+	return true
+}
+
+func (q *inbox) wake() {
 	select {
 	case q.signal <- struct{}{}:
 	default:
 	}
-	return true
 }
 
 // ready reports whether an item or the close error is waiting.
@@ -61,17 +69,17 @@ func (q *inbox) ready() bool {
 }
 
 // tryPop returns the next item (ok), or the close error, or neither.
-func (q *inbox) tryPop() (it item, ok bool, err error) {
+// dst is the caller's destination (want): its claim ends when it leaves
+// with an item or the error.
+func (q *inbox) tryPop(dst any) (it item, ok bool, err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.head < len(q.buf) {
-		it = q.buf[q.head]
-		q.buf[q.head] = item{}
-		q.head++
-		if q.head == len(q.buf) {
-			q.buf, q.head = q.buf[:0], 0
-		}
+		it = q.takeHead(dst)
 		return it, true, nil
+	}
+	if q.err != nil && q.dst != nil && q.dst == dst {
+		q.dst = nil
 	}
 	return item{}, false, q.err
 }

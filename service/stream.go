@@ -150,7 +150,7 @@ func (s *Stream) RecvContext(ctx context.Context, v any) error {
 	var it item
 	var err error
 	if s.wc != nil && !s.server {
-		it, err = s.wc.recv(ctx, s)
+		it, err = s.wc.recv(ctx, s, v)
 	} else {
 		if s.server && s.wc != nil && !s.in.ready() {
 			s.wc.yieldReader(s) // the handler may be running on the reader
@@ -162,6 +162,9 @@ func (s *Stream) RecvContext(ctx context.Context, v any) error {
 	}
 	if it.err != nil {
 		return it.err
+	}
+	if it.into {
+		return nil // decoded into v already
 	}
 	return assign(v, it)
 }

@@ -15,9 +15,10 @@ import (
 // by wire name. Reads are lock-free (copy-on-write snapshot).
 
 type typeInfo struct {
-	name string
-	base reflect.Type // the non-pointer type
-	ptr  bool         // decode as *base
+	name  string
+	base  reflect.Type // the non-pointer type
+	ptrTo reflect.Type // *base: a receiver's destination decoded into in place
+	ptr   bool         // decode as *base
 }
 
 type typeTable struct {
@@ -94,7 +95,7 @@ func RegisterName(name string, v any) {
 		panic(fmt.Sprintf("service: RegisterName(%q): name must be 1..255 bytes", name))
 	}
 	t := reflect.TypeOf(v)
-	ti := &typeInfo{name: name, base: t}
+	ti := &typeInfo{name: name, base: t, ptrTo: reflect.PointerTo(t)}
 	if t.Kind() == reflect.Pointer {
 		ti.base, ti.ptr = t.Elem(), true
 	}
@@ -186,6 +187,13 @@ func decodeMsg(ti *typeInfo, payload []byte) (p any, byPtr bool, err error) {
 		return nil, false, err
 	}
 	return p, !ti.ptr, nil
+}
+
+// decodeInto decodes a payload of type ti into dst, a *base, as into a
+// new value: what the payload does not set is zero.
+func decodeInto(payload []byte, dst any) error {
+	reflect.ValueOf(dst).Elem().SetZero()
+	return decMode.Unmarshal(payload, dst)
 }
 
 // decodeValue decodes a payload of a registered type.

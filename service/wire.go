@@ -378,11 +378,15 @@ func (w *wireConn) readFailed(err error) {
 // straight from the socket, with no goroutine hand-off. A context that
 // ends during the read interrupts it with a read deadline; the frame
 // reader resumes where it was.
-func (w *wireConn) recv(ctx context.Context, st *Stream) (item, error) {
+//
+// dst is the receiver's destination: a message of its type is decoded
+// straight into it (inbox.want), and the item says so (into).
+func (w *wireConn) recv(ctx context.Context, st *Stream, dst any) (item, error) {
 	w.waiting.Add(1)
 	defer w.waiting.Add(-1)
+	st.in.want(dst)
 	for {
-		if it, ok, err := st.in.tryPop(); ok || err != nil {
+		if it, ok, err := st.in.tryPop(dst); ok || err != nil {
 			return it, err
 		}
 		select {
@@ -390,11 +394,11 @@ func (w *wireConn) recv(ctx context.Context, st *Stream) (item, error) {
 			err := w.readFor(ctx, st)
 			w.readTok <- struct{}{}
 			if err != nil {
-				return item{}, err
+				return st.in.leave(dst, err)
 			}
 		case <-st.in.signal:
 		case <-ctx.Done():
-			return item{}, ctx.Err()
+			return st.in.leave(dst, ctx.Err())
 		}
 	}
 }
@@ -608,27 +612,34 @@ func (w *wireConn) handle(f codec.Frame) (job, bool, error) {
 		if ti == nil {
 			return job{}, false, &codec.FrameError{Err: ErrUnknownType, Reason: fmt.Sprintf("type %q on stream %d", f.Type, f.Stream)}
 		}
+		if w.svc == nil { // the client: into the stream's inbox
+			var err error
+			if st := w.stream(f.Stream); st != nil {
+				err = st.in.pushMsg(ti, f.Payload)
+			} else {
+				_, _, err = decodeMsg(ti, f.Payload) // checked all the same: a malformed frame closes the connection
+			}
+			if err != nil {
+				return job{}, false, &codec.FrameError{Err: ErrMalformed, Reason: fmt.Sprintf("%s payload: %v", ti.name, err)}
+			}
+			return job{}, false, nil
+		}
 		v, byPtr, err := decodeMsg(ti, f.Payload)
 		if err != nil {
 			return job{}, false, &codec.FrameError{Err: ErrMalformed, Reason: fmt.Sprintf("%s payload: %v", ti.name, err)}
 		}
-		if w.svc != nil {
-			st := w.serverStream(f.Stream)
-			if st == nil {
-				if w.closeErr() != nil {
-					return job{}, false, nil // connection closing
-				}
-				return job{}, false, &codec.FrameError{Err: ErrMalformed, Reason: fmt.Sprintf("more than %d open streams", MaxStreams)}
+		st := w.serverStream(f.Stream)
+		if st == nil {
+			if w.closeErr() != nil {
+				return job{}, false, nil // connection closing
 			}
-			j, inline, err := w.svc.deliver(st, v, byPtr, true)
-			if err != nil {
-				return job{}, false, nil // server closing
-			}
-			return j, inline, nil
+			return job{}, false, &codec.FrameError{Err: ErrMalformed, Reason: fmt.Sprintf("more than %d open streams", MaxStreams)}
 		}
-		if st := w.stream(f.Stream); st != nil {
-			st.in.push(item{v: v, ptr: byPtr})
+		j, inline, err := w.svc.deliver(st, v, byPtr, true)
+		if err != nil {
+			return job{}, false, nil // server closing
 		}
+		return j, inline, nil
 	case codec.KindErr:
 		var rec errRecord
 		if err := decMode.Unmarshal(f.Payload, &rec); err != nil {

@@ -34,7 +34,7 @@ func TestReadForItemAlreadyThere(t *testing.T) {
 	if err != nil {
 		t.Fatalf("readFor with the item already queued: %v (it read the socket)", err)
 	}
-	if it, ok, _ := st.in.tryPop(); !ok || it.v != "reply" {
+	if it, ok, _ := st.in.tryPop(nil); !ok || it.v != "reply" {
 		t.Fatalf("inbox: got %v, %v", it, ok)
 	}
 }

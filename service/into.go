@@ -1,0 +1,95 @@
+package service
+
+import "reflect"
+
+// Decoding a client's reply in place.
+//
+// A client receiver that waits on an empty inbox (Recv with a *T) claims
+// its destination (want); the connection's reader then decodes the next
+// message of type T straight into it (pushMsg), under the inbox's lock,
+// and queues an item that says so (into). No value is allocated and
+// copied per message. The claim ends when the receiver leaves: with an
+// item (tryPop), or with an error (leave), after which nothing writes its
+// value. Several receivers on one stream: the first claims; one that
+// takes another's item copies the value out under the lock (takeHead),
+// before its owner may use it again.
+
+// want claims dst, a non-nil pointer, as the destination of the next
+// message, if nothing is queued (a queued item comes first, so the next
+// message would not be the receiver's) and no other receiver has.
+func (q *inbox) want(dst any) {
+	t := reflect.TypeOf(dst)
+	if t == nil || t.Kind() != reflect.Pointer || reflect.ValueOf(dst).IsNil() {
+		return
+	}
+	q.mu.Lock()
+	if q.dst == nil && q.head == len(q.buf) && q.err == nil {
+		q.dst = dst
+	}
+	q.mu.Unlock()
+}
+
+// leave ends dst's claim for a receiver that leaves with err and no item
+// (its context ended): if a message was decoded into dst meanwhile, the
+// receiver has its value after all and leave returns that item instead.
+func (q *inbox) leave(dst any, err error) (item, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.dst != nil && q.dst == dst {
+		q.dst = nil
+	}
+	if q.head < len(q.buf) && q.buf[q.head].into && q.buf[q.head].v == dst {
+		return q.takeHead(dst), nil
+	}
+	return item{}, err
+}
+
+// takeHead pops the first item for the receiver whose destination is dst
+// (with q.mu held). Another receiver's value is copied out now.
+func (q *inbox) takeHead(dst any) item {
+	it := q.buf[q.head]
+	q.buf[q.head] = item{}
+	q.head++
+	if q.head == len(q.buf) {
+		q.buf, q.head = q.buf[:0], 0
+	}
+	if q.dst != nil && q.dst == dst {
+		q.dst = nil
+	}
+	if it.into && it.v != dst {
+		// A shallow copy is enough: the owner's next message replaces its
+		// fields (decodeInto zeroes them first), never writes through them.
+		rv := reflect.ValueOf(it.v)
+		n := reflect.New(rv.Type().Elem())
+		n.Elem().Set(rv.Elem())
+		it = item{v: n.Interface(), ptr: true}
+	}
+	return it
+}
+
+// pushMsg decodes a message of type ti and queues it: into the claimed
+// destination when it is a *T of that type and nothing is queued, else
+// into a new value. A decoding error leaves the inbox as it was (the
+// caller closes the connection).
+func (q *inbox) pushMsg(ti *typeInfo, payload []byte) error {
+	q.mu.Lock()
+	if dst := q.dst; dst != nil && reflect.TypeOf(dst) == ti.ptrTo && q.head == len(q.buf) && q.err == nil {
+		q.dst = nil
+		err := decodeInto(payload, dst)
+		if err == nil {
+			q.buf = append(q.buf, item{v: dst, into: true})
+		}
+		q.mu.Unlock()
+		if err == nil {
+			q.wake()
+		}
+		return err
+	}
+	q.mu.Unlock()
+	v, byPtr, err := decodeMsg(ti, payload)
+	if err != nil {
+		return err
+	}
+	q.push(item{v: v, ptr: byPtr})
+	return nil
+}
