@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -96,6 +97,10 @@ func isGoProgram(path string) bool {
 	return len(m) > 0
 }
 
+// execGrace is how long a program run by `warren exec` has to exit after
+// SIGTERM, when warren itself is interrupted, before it is killed.
+const execGrace = 10 * time.Second
+
 // execBinary runs any other executable in the foreground.
 func execBinary(cmd *cobra.Command, env *Env, p interp.Program) error {
 	path := p.Path
@@ -108,9 +113,19 @@ func execBinary(cmd *cobra.Command, env *Env, p interp.Program) error {
 	}
 	c := exec.CommandContext(cmd.Context(), path, p.Args...)
 	c.Stdin, c.Stdout, c.Stderr = env.Stdin, env.Stdout, env.Stderr
+	// SIGINT or SIGTERM to warren asks the program to stop (SIGTERM) and
+	// gives it execGrace to do so, as `warren stop` does, instead of
+	// killing it outright.
+	c.Cancel = func() error { return c.Process.Signal(syscall.SIGTERM) }
+	c.WaitDelay = execGrace
 	err := c.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
+		// A program ended by a signal exits 128+N, as a shell reports it
+		// (ExitCode is -1 there, which became 255).
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return &ExitError{Code: 128 + int(ws.Signal())}
+		}
 		return &ExitError{Code: ee.ExitCode()}
 	}
 	if err != nil {
