@@ -41,8 +41,9 @@ func newRunCmd(env *Env) *cobra.Command {
 		Long: `Run a program as a job and print its ID.
 
 A .go file or a directory of Go files runs interpreted in a group (a process
-hosting many jobs; --group chooses it, default: a new group per job). Anything
-else runs as an executable in its own process group. Everything after the
+hosting many jobs; --group chooses it, default: the group "default", shared by
+every job run without --group). Anything else runs as an executable in its own
+process group. Everything after the
 program path is the program's own: 'warren run app.go -h' shows app.go's help.
 Relative paths are resolved against the current directory, which is also the
 job's working directory.
