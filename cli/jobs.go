@@ -97,6 +97,12 @@ quarantined.`,
 			defer dc.Close()
 			if spec.Interactive {
 				code, err := dc.runInteractive(ctx, spec, env.Stdin, env.Stdout)
+				if err != nil && code != 0 {
+					// A job that failed with a reason (a panic: 2, a
+					// compile error: 1) exits with its own code, as
+					// `warren exec` does, and says why.
+					return &ExitError{Code: code, Err: err}
+				}
 				if err != nil {
 					return err
 				}
