@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -158,6 +159,9 @@ reads standard input.`,
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "%s: valid, %d route(s)\n", name, len(n.Routes))
+			// Columns sized to their widest cell: "127.0.0.1:18080" and a
+			// long route name used to push their line's columns out of line.
+			tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 			for _, p := range n.Ports() {
 				r := n.Routes[p]
 				proto := r.Protocol
@@ -167,9 +171,9 @@ reads standard input.`,
 				if r.Handoff {
 					proto += "/handoff"
 				}
-				fmt.Fprintf(env.Stdout, "  %s  %-12s %-20s %d backend(s)  %s\n", r.ListenAddr(p), proto, r.Name, len(r.Backends), r.LoadBalance)
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%d backend(s)\t%s\n", r.ListenAddr(p), proto, r.Name, len(r.Backends), r.LoadBalance)
 			}
-			return nil
+			return tw.Flush()
 		},
 	}
 	c.Flags().BoolVar(&effective, "effective", false, "print the config as JSON with every default filled in")

@@ -396,3 +396,44 @@ func TestPrintGatewayStatusMarksHandoff(t *testing.T) {
 		t.Fatalf("status table:\n%s", out)
 	}
 }
+
+// TestGatewayValidateColumnsAlign: the route table of `gateway validate`
+// keeps its columns in line whatever the width of an address or a name
+// (a 5-digit port and a long name shifted their line's columns).
+func TestGatewayValidateColumnsAlign(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "gw.json")
+	os.WriteFile(f, []byte(`{"routes":{
+	  "2222":{"name":"ssh","protocol":"tcp","backends":[{"cmd":"","internal_port":"22"}]},
+	  "18080":{"name":"health","backends":[{"cmd":"internal"}]},
+	  "8090":{"name":"a route name longer than twenty characters","protocol":"stdio","backends":[{"cmd":"cat"}]}}}`), 0o600)
+	code, out, errOut := run(t, "gateway", "validate", f)
+	if code != 0 {
+		t.Fatalf("validate: %d %q", code, errOut)
+	}
+	rows := strings.Split(strings.TrimRight(out, "\n"), "\n")[1:]
+	if len(rows) != 3 {
+		t.Fatalf("want 3 routes:\n%s", out)
+	}
+	col := func(row string, words ...string) int {
+		for _, w := range words {
+			if i := strings.Index(row, "  "+w+" "); i >= 0 {
+				return i + 2
+			}
+		}
+		return -1
+	}
+	protoCol, backendsCol := -1, -1
+	for _, row := range rows {
+		p := col(row, "tcp", "http", "stdio/stream")
+		b := strings.Index(row, "1 backend(s)")
+		if p < 0 || b < 0 {
+			t.Fatalf("row %q lacks its protocol or backend count:\n%s", row, out)
+		}
+		if protoCol == -1 {
+			protoCol, backendsCol = p, b
+		}
+		if p != protoCol || b != backendsCol {
+			t.Fatalf("columns out of line (protocol at %d, want %d; backends at %d, want %d):\n%s", p, protoCol, b, backendsCol, out)
+		}
+	}
+}
