@@ -124,6 +124,9 @@ func TestDecodeErrorsNameTheField(t *testing.T) {
 		{"http conn_idle_timeout none", route(`{"conn_idle_timeout":"none","backends":[{"cmd":"internal"}]}`), `routes["8080"].conn_idle_timeout: "none" is not allowed`},
 		{"backoff none", route(`{"restart":{"backoff":"none"},"backends":[{"cmd":"internal"}]}`), `routes["8080"].restart.backoff: "none" is not allowed`},
 		{"max_backoff none", route(`{"restart":{"max_backoff":"none"},"backends":[{"cmd":"internal"}]}`), `routes["8080"].restart.max_backoff: "none" is not allowed`},
+		{"zero start_timeout", route(`{"start_timeout":"0s","backends":[{"cmd":"internal"}]}`), `routes["8080"].start_timeout: zero duration "0s"`},
+		{"zero request_timeout", `{"routes":{"1":{"protocol":"stdio","stdio_mode":"http","request_timeout":"0ms","backends":[{"cmd":"cat"}]}}}`, `routes["1"].request_timeout: zero duration "0ms"`},
+		{"zero backoff", route(`{"restart":{"backoff":"0s"},"backends":[{"cmd":"internal"}]}`), `routes["8080"].restart.backoff: zero duration`},
 		{"DEL in a CORS method", route(`{"cors":{"allow_methods":["GE\u007fT"]},"backends":[{"cmd":"internal"}]}`), `routes["8080"].cors.allow_methods`},
 	}
 	for _, tt := range tests {
