@@ -33,7 +33,8 @@ func newGatewayCmd(env *Env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "gateway",
 		Short: "Run the HTTP/TCP/stdio gateway in the foreground",
-		Long: `Run the gateway in the foreground until SIGINT or SIGTERM.
+		Long: `Run the gateway in the foreground until SIGINT or SIGTERM (it then waits up to
+15s for requests in flight; a second signal stops it at once).
 
 The gateway owns public ports (routes), starts each route's backend on the
 first request, forwards HTTP, TCP and stdio traffic to it, and stops idle
@@ -114,7 +115,23 @@ func runGateway(ctx context.Context, env *Env, path string) error {
 		}
 		break
 	}
-	return g.Close(context.WithoutCancel(ctx))
+	// The first SIGINT or SIGTERM ended ctx: the gateway drains requests in
+	// flight (up to its shutdown grace). A second one cuts that wait short,
+	// as a user pressing Ctrl-C again expects; backends are stopped either way.
+	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
+	go func() {
+		select {
+		case s := <-again:
+			log.Warn("second signal: stopping now, without waiting for requests in flight", "signal", s.String())
+			cancel()
+		case <-cctx.Done():
+		}
+	}()
+	return g.Close(cctx)
 }
 
 func newGatewayValidateCmd(env *Env) *cobra.Command {

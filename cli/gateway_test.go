@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -435,5 +436,61 @@ func TestGatewayValidateColumnsAlign(t *testing.T) {
 		if p != protoCol || b != backendsCol {
 			t.Fatalf("columns out of line (protocol at %d, want %d; backends at %d, want %d):\n%s", p, protoCol, b, backendsCol, out)
 		}
+	}
+}
+
+// TestGatewaySecondSignalStopsNow: SIGTERM drains the requests in flight (up
+// to the shutdown grace, 15s); a second SIGINT or SIGTERM during that wait
+// stops the gateway at once, as a user pressing Ctrl-C again expects (it was
+// ignored: the gateway waited out the grace).
+func TestGatewaySecondSignalStopsNow(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	// A backend that takes a request and answers only when the test ends.
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	bl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+	})}
+	go srv.Serve(bl)
+	defer srv.Close()
+	defer close(release)
+	_, bport, _ := net.SplitHostPort(bl.Addr().String())
+	route := testutil.FreePort(t)
+	cfg := filepath.Join(t.TempDir(), "gw.json")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`{"dashboard_port":"%d","routes":{"%d":{"backends":[{"cmd":"","internal_port":"%s"}]}}}`,
+		testutil.FreePort(t), route, bport)), 0o600)
+	g := startGateway(t, nil, "--config", cfg)
+	url := fmt.Sprintf("http://127.0.0.1:%d/slow", route)
+	testutil.Eventually(t, 15*time.Second, func() error {
+		if !strings.Contains(g.out.String(), "gateway serving") {
+			return fmt.Errorf("not serving yet:\n%s", g.out)
+		}
+		return nil
+	})
+	go testutil.HTTPGet(url, 60*time.Second)
+	select {
+	case <-arrived:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the request did not reach the backend:\n%s", g.out)
+	}
+	g.cmd.Process.Signal(syscall.SIGTERM)
+	testutil.Eventually(t, 15*time.Second, func() error {
+		if !strings.Contains(g.out.String(), "gateway stopping") {
+			return fmt.Errorf("not stopping yet")
+		}
+		return nil
+	})
+	start := time.Now()
+	g.cmd.Process.Signal(syscall.SIGINT)
+	g.wait(t)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("gateway took %v to exit after a second signal (shutdown grace 15s)\n%s", d, g.out)
+	}
+	if !strings.Contains(g.out.String(), "second signal") {
+		t.Errorf("the early stop is not logged:\n%s", g.out)
 	}
 }
