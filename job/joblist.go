@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"sort"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -99,6 +101,14 @@ func ParseJobList(data []byte) (JobList, []Spec, error) {
 	if err := dec.Decode(&jl); err != nil {
 		if errors.Is(err, io.EOF) {
 			return jl, nil, fmt.Errorf("job: job list: empty document: %w", ErrBadSpec)
+		}
+		// yaml.v3 names an unknown field by line and Go type
+		// ("field bogus not found in type job.JobListJob"); say its path.
+		var doc yaml.Node
+		if yaml.Unmarshal(data, &doc) == nil {
+			if path, known := unknownField(&doc, reflect.TypeOf(jl), ""); path != "" {
+				return jl, nil, fmt.Errorf("job: job list: %s: unknown field (known: %s): %w", path, strings.Join(known, ", "), ErrBadSpec)
+			}
 		}
 		return jl, nil, fmt.Errorf("job: job list: %w: %w", err, ErrBadSpec)
 	}
@@ -212,4 +222,44 @@ func (m *Manager) LoadJobListJobs(ctx context.Context, r io.Reader) ([]Status, e
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// unknownField returns the path (such as "jobs[2].restrat") of the first key
+// of n that t has no yaml field for, with the keys t knows; "" if none.
+func unknownField(n *yaml.Node, t reflect.Type, path string) (string, []string) {
+	switch {
+	case n.Kind == yaml.DocumentNode && len(n.Content) == 1:
+		return unknownField(n.Content[0], t, path)
+	case n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice:
+		for i, c := range n.Content {
+			if p, known := unknownField(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); p != "" {
+				return p, known
+			}
+		}
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
+		fields := map[string]reflect.Type{}
+		var known []string
+		for i := 0; i < t.NumField(); i++ {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+			if name != "" && name != "-" {
+				fields[name] = t.Field(i).Type
+				known = append(known, name)
+			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			p := key
+			if path != "" {
+				p = path + "." + key
+			}
+			ft, ok := fields[key]
+			if !ok {
+				return p, known
+			}
+			if p, known := unknownField(n.Content[i+1], ft, p); p != "" {
+				return p, known
+			}
+		}
+	}
+	return "", nil
 }

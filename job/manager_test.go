@@ -660,6 +660,9 @@ func TestJobListErrors(t *testing.T) {
 		{"groups:\n  - name: a\n    rt: 200\njobs: []\n", "groups[0].rt"},
 		{"version: 9\njobs: []\n", "version 9"},
 		{"options:\n  mode: jit\njobs: []\n", "options.mode"},
+		{"jobs:\n  - path: /bin/true\n  - path: /bin/false\n    colour: red\n", "jobs[1].colour: unknown field"},
+		{"groups:\n  - name: a\n    max_procs: 2\njobs: []\n", "groups[0].max_procs: unknown field (known: name, rt, maxprocs)"},
+		{"option:\n  mode: auto\njobs: []\n", "option: unknown field"},
 	} {
 		_, _, err := ParseJobList([]byte(tc.doc))
 		if !errors.Is(err, ErrBadSpec) || !strings.Contains(err.Error(), tc.want) {
