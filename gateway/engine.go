@@ -94,6 +94,7 @@ type Engine struct {
 	bg      sync.WaitGroup
 
 	sockets socketShare // readiness type socket
+	ports   portGuard   // addresses this engine's processes listen on (portguard.go)
 }
 
 // New validates cfg and returns an engine that has not opened anything yet.
@@ -545,10 +546,17 @@ func (e *Engine) launcher(bc config.Backend, grace time.Duration, sock *activati
 			// non-blocking mode (keepFlags).
 			defer sock.keepFlags()()
 		}
+		addr := bc.Addr()
+		if sock == nil {
+			if err := e.ports.check(addr); err != nil {
+				return nil, err
+			}
+		}
 		p, err := proc.Start(context.WithoutCancel(ctx), spec)
 		if err != nil {
 			return nil, err
 		}
+		e.ports.started(addr, p.Done())
 		return p, nil
 	}
 }

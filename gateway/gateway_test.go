@@ -464,6 +464,47 @@ func TestPortInUseFailsAtOnce(t *testing.T) {
 	l.Close()
 }
 
+// A backend's internal_port already held by a program the gateway did not
+// start (here a plain HTTP server; in life one started by hand, or a
+// backend a killed gateway left running) must not pass for the backend:
+// the start fails with the reason (502), no request reaches that program,
+// and once it is gone the backend starts and serves.
+func TestInternalPortHeldByAnotherProgram(t *testing.T) {
+	leakCheck(t)
+	foreign, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reached atomic.Int32
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		io.WriteString(w, "foreign")
+	})}
+	go srv.Serve(foreign)
+	defer srv.Close()
+	in := strconv.Itoa(foreign.Addr().(*net.TCPAddr).Port)
+	pub := port(t)
+	e := startEngine(t, mustConfig(t, `{"routes": {`+httpRoute(pub, "held", in, `"restart": {"backoff": "50ms", "max_backoff": "50ms"},`)+`}}`), Options{})
+	code, body := get(t, "http://127.0.0.1:"+pub+"/")
+	if code != http.StatusBadGateway || !strings.Contains(body, "another program holds internal_port") {
+		t.Fatalf("with the port held: %d %q, want 502 naming the cause", code, body)
+	}
+	if n := reached.Load(); n != 0 {
+		t.Fatalf("%d requests reached the program holding the port", n)
+	}
+	if st := e.Status().Routes[0].Backends[0]; st.PID != 0 {
+		t.Fatalf("a backend process was started: %+v", st)
+	}
+	srv.Close()
+	testutil.Eventually(t, 10*time.Second, func() error {
+		code, body := get(t, "http://127.0.0.1:"+pub+"/")
+		if code != 200 || body == "foreign" {
+			return fmt.Errorf("after the program left: %d %q", code, body)
+		}
+		return nil
+	})
+}
+
 func TestBalancingAcrossRealBackends(t *testing.T) {
 	leakCheck(t)
 	pub := port(t)
