@@ -204,6 +204,9 @@ func (l *Lowerer) Lower(files []File) (*Result, error) {
 	l.info = nil
 	lw.typecheck(asts, info)
 	defer func() { l.info = keepInfo(lw.info) }()
+	if err := lw.unusedErrors(); err != nil {
+		return nil, err
+	}
 	lw.checkTemplateBodies()
 	lw.noteNames()
 	for _, f := range fs {

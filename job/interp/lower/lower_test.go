@@ -90,6 +90,21 @@ func TestSyntaxErrorIsReported(t *testing.T) {
 	}
 }
 
+// What go build refuses for unused names, the lowering refuses too (the
+// interpreter runs such programs), in source order; used ones pass.
+func TestUnusedNamesAreErrors(t *testing.T) {
+	src := "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() {\n\tx := 1\n\tfmt.Println()\n}\n"
+	_, err := lw.Lower([]lower.File{{Name: "/p/unused.go", Src: []byte(src)}})
+	if err == nil {
+		t.Fatal("no error for an unused variable and import")
+	}
+	want := "/p/unused.go:5:2: \"os\" imported and not used\n/p/unused.go:9:2: declared and not used: x"
+	if err.Error() != want {
+		t.Fatalf("error:\n%v\nwant:\n%s", err, want)
+	}
+	lowerSrc(t, "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tx := 1\n\tfmt.Println(x)\n\tvar _ = 2\n}\n")
+}
+
 // FuzzLower: lowering any source never panics, and a program it accepts
 // keeps its line count and still parses.
 func FuzzLower(f *testing.F) {

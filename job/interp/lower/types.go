@@ -1,11 +1,14 @@
 package lower
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/constant"
 	"go/token"
 	"go/types"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -33,6 +36,27 @@ func (lw *lowering) typecheck(files []*ast.File, info *types.Info) {
 	lw.info = info
 	conf := types.Config{Context: lw.im.ctxt, Importer: lw.im, GoVersion: "go1.26", Error: func(err error) { lw.typeErrs = append(lw.typeErrs, err) }}
 	_, _ = conf.Check("main", lw.fset, files, lw.info)
+}
+
+// unusedErrors returns the checker's "declared and not used" and
+// "imported and not used" errors, which the Go compiler refuses a
+// program for and the interpreter does not notice: a program that does
+// not build with go build must not run here either. (Other checker errors
+// are left to the interpreter, which reports its own.)
+func (lw *lowering) unusedErrors() error {
+	var unused []types.Error
+	for _, err := range lw.typeErrs {
+		var te types.Error
+		if errors.As(err, &te) && (strings.HasPrefix(te.Msg, "declared and not used") || strings.HasSuffix(te.Msg, "imported and not used")) {
+			unused = append(unused, te)
+		}
+	}
+	slices.SortStableFunc(unused, func(a, b types.Error) int { return cmp.Compare(a.Pos, b.Pos) }) // in source order, as go build
+	errs := make([]error, len(unused))
+	for i, te := range unused {
+		errs[i] = te
+	}
+	return errors.Join(errs...)
 }
 
 // maxKeptInfo bounds the entries of the type information maps a Lowerer
