@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -34,7 +35,8 @@ func newGatewayCmd(env *Env) *cobra.Command {
 		Use:   "gateway",
 		Short: "Run the HTTP/TCP/stdio gateway in the foreground",
 		Long: `Run the gateway in the foreground until SIGINT or SIGTERM (it then waits up to
-15s for requests in flight; a second signal stops it at once).
+15s for requests in flight; a second signal stops it at once). Requests cut by
+that stop are logged; the exit status is still 0.
 
 The gateway owns public ports (routes), starts each route's backend on the
 first request, forwards HTTP, TCP and stdio traffic to it, and stops idle
@@ -131,7 +133,15 @@ func runGateway(ctx context.Context, env *Env, path string) error {
 		case <-cctx.Done():
 		}
 	}()
-	return g.Close(cctx)
+	err := g.Close(cctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		// Requests still running when the grace ran out (or a second
+		// signal came) were cut: the stop that was asked for, not a
+		// failure (a service manager would record one for exit 1).
+		log.Warn("requests in flight were cut at shutdown", logging.KeyErr, err)
+		return nil
+	}
+	return err
 }
 
 func newGatewayValidateCmd(env *Env) *cobra.Command {

@@ -486,7 +486,12 @@ func TestGatewaySecondSignalStopsNow(t *testing.T) {
 	})
 	start := time.Now()
 	g.cmd.Process.Signal(syscall.SIGINT)
-	g.wait(t)
+	if code := g.wait(t); code != 0 {
+		t.Errorf("exit %d after a requested stop that cut a request, want 0\n%s", code, g.out)
+	}
+	if !strings.Contains(g.out.String(), "requests in flight were cut") {
+		t.Errorf("the cut request is not logged:\n%s", g.out)
+	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("gateway took %v to exit after a second signal (shutdown grace 15s)\n%s", d, g.out)
 	}
