@@ -249,8 +249,10 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, code
 	writeJSON(w, status, apiError{Error: msg, Code: code})
 }
 
-// guard applies the Host, Origin, token and content-type checks.
-func (s *Server) guard(next http.Handler) http.Handler {
+// guard applies the Host, Origin, token and content-type checks, and
+// answers a path or method the API does not have in JSON, as every other
+// answer (404, or 405 with Allow; ServeMux's own are plain text).
+func (s *Server) guard(next *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.hostAllowed(r.Host, localIP(r)) {
 			s.refuse(w, r, http.StatusForbidden, "bad_host", fmt.Sprintf("host %q is not this gateway's admin API (DNS rebinding?)", r.Host))
@@ -280,6 +282,15 @@ func (s *Server) guard(next http.Handler) http.Handler {
 				return
 			}
 		}
+		if _, pattern := next.Handler(r); pattern == "" {
+			if allow := allowedMethods(next, r); len(allow) > 0 {
+				w.Header().Set("Allow", strings.Join(allow, ", "))
+				writeJSON(w, http.StatusMethodNotAllowed, apiError{fmt.Sprintf("%s does not take %s (allowed: %s)", r.URL.Path, r.Method, strings.Join(allow, ", ")), "method_not_allowed"})
+				return
+			}
+			writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("no API path %s (see the README's admin API table)", r.URL.Path), "not_found"})
+			return
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 			if err != nil || mt != "application/json" {
@@ -289,6 +300,19 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// allowedMethods lists the methods mux serves r's path with.
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 // bearer returns the credentials of an "Authorization: Bearer <token>"

@@ -180,6 +180,10 @@ func TestRefusals(t *testing.T) {
 		{"rebinding name under localhost.", req{method: "GET", path: "/status", host: "localhost.evil.test"}, 403, "bad_host"},
 		{"config body over the limit", req{method: "PUT", path: "/config", body: `{"routes":{}, "x": "` + strings.Repeat("a", config.MaxSize) + `"}`}, 413, "too_large"},
 		{"validate body over the limit", req{method: "POST", path: "/validate", body: strings.Repeat(" ", config.MaxSize+1)}, 413, "too_large"},
+		{"unknown path", req{method: "GET", path: "/nope"}, 404, "not_found"},
+		{"wrong method", req{method: "DELETE", path: "/status"}, 405, "method_not_allowed"},
+		{"wrong method with a body", req{method: "POST", path: "/config", body: good}, 405, "method_not_allowed"},
+		{"unknown path needs the token", req{method: "GET", path: "/nope", noToken: true}, 401, "unauthorized"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
