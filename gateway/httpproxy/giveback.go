@@ -72,8 +72,8 @@ func socketOf(c net.Conn) (sock *net.TCPConn, back bool) {
 
 // giveBack arranges, after a request answered by a backend, for a
 // returnable connection to go back to the lane once the response is out.
-func (p *Proxy) giveBack(ctx *fasthttp.RequestCtx, pool *Pool) {
-	if !pool.lane || !allReady(pool) || ctx.Request.IsBodyStream() ||
+func (p *Proxy) giveBack(ctx *fasthttp.RequestCtx, pool *Pool, streamed bool) {
+	if !pool.lane || !allReady(pool) || streamed ||
 		ctx.Request.Header.ConnectionClose() || ctx.Response.ConnectionClose() {
 		// A streamed request body may be partly unread: the bytes after the
 		// response are not the next request (fasthttp discards them only

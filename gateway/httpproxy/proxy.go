@@ -370,6 +370,10 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 		}
 	}
 
+	// Whether the body streams from the client: a failed attempt may have
+	// read part of it, and the client stream is closed (IsBodyStream false)
+	// once an attempt has written it.
+	streamed := ctx.Request.IsBodyStream()
 	n := len(pool.Targets)
 	clientIP := ""
 	if pool.needIP && n > 1 {
@@ -417,7 +421,7 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 		sent, err := p.forward(ctx, pool, t)
 		if err == nil {
 			b.Succeed()
-			p.giveBack(ctx, pool)
+			p.giveBack(ctx, pool, streamed)
 			return
 		}
 		b.Fail()
