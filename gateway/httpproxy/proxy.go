@@ -426,7 +426,9 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 		}
 		b.Fail()
 		lastErr = err
-		if sent && !(isIdempotent(ctx) && !ctx.Request.IsBodyStream()) {
+		if sent && !(isIdempotent(ctx) && !streamed) {
+			// A streamed body is gone once sent (IsBodyStream reads false
+			// after the failed attempt): a retry would send a truncated one.
 			break
 		}
 		p.log.Debug("retrying on another backend", logging.KeyBackend, b.Name(), logging.KeyErr, err)
