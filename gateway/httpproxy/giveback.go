@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"syscall"
 	"time"
 
@@ -73,8 +74,10 @@ func socketOf(c net.Conn) (sock *net.TCPConn, back bool) {
 // giveBack arranges, after a request answered by a backend, for a
 // returnable connection to go back to the lane once the response is out.
 func (p *Proxy) giveBack(ctx *fasthttp.RequestCtx, pool *Pool, streamed bool) {
-	if !pool.lane || !allReady(pool) || streamed ||
+	if !pool.lane || !allReady(pool) || slices.ContainsFunc(pool.Targets, (*Target).unavailable) || streamed ||
 		ctx.Request.Header.ConnectionClose() || ctx.Response.ConnectionClose() {
+		// The lane would give the connection up again at once while a
+		// backend is not ready or out of rotation (no choice for it).
 		// A streamed request body may be partly unread: the bytes after the
 		// response are not the next request (fasthttp discards them only
 		// when it keeps the connection itself).

@@ -82,6 +82,8 @@ func (t *Target) Available() bool {
 	return t.Backend.Available()
 }
 
+func (t *Target) unavailable() bool { return !t.Available() }
+
 // Active is the backend's requests in flight.
 func (t *Target) Active() int64 {
 	if t.Backend == nil {
