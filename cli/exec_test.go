@@ -5,8 +5,12 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestExecSignaledExitCode: a program ended by a signal makes `warren exec`
@@ -46,5 +50,25 @@ func TestExecInterruptTerminatesProgram(t *testing.T) {
 	rest, _ := io.ReadAll(br)
 	if code != 7 || !strings.Contains(string(rest), "cleaned up") {
 		t.Fatalf("interrupted exec: code %d (want 7, the program's own), output after ready %q (want its SIGTERM handler's)", code, rest)
+	}
+}
+
+// TestExecInterruptedExitCode: a command that warren's signal stops (the
+// context's cause says which) makes warren exit 128+N with "interrupted",
+// as a shell reports it, not 1 with "context canceled". The signal comes
+// before the program starts: cancelling Yaegi mid-run races inside Yaegi
+// (see job/interp's cancel_norace_test.go), and the exit code does not
+// depend on when.
+func TestExecInterruptedExitCode(t *testing.T) {
+	prog := filepath.Join(t.TempDir(), "sleeper.go")
+	os.WriteFile(prog, []byte("package main\n\nimport \"time\"\n\nfunc main() { time.Sleep(time.Minute) }\n"), 0o600)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(Interrupted{Signal: sig})
+		var errOut strings.Builder
+		code := Main(ctx, []string{"exec", "--mode", "interpreted", prog}, strings.NewReader(""), io.Discard, &errOut)
+		if code != 128+int(sig) || !strings.Contains(errOut.String(), "interrupted by "+unix.SignalName(sig)) {
+			t.Fatalf("exec interrupted by %v: code %d (want %d), stderr %q", sig, code, 128+int(sig), errOut.String())
+		}
 	}
 }

@@ -14,8 +14,10 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/warren-mesh/warren/internal/logging"
 )
@@ -49,6 +51,14 @@ type ExitError struct {
 	Code int
 	Err  error
 }
+
+// Interrupted is the cause of Main's context when a signal ended it
+// (cmd/warren cancels it so): a command that then fails exits 128+N, as a
+// shell reports a program ended by signal N (130 for SIGINT, 143 for
+// SIGTERM), not 1 as for an error of its own.
+type Interrupted struct{ Signal syscall.Signal }
+
+func (i Interrupted) Error() string { return "interrupted by " + unix.SignalName(i.Signal) }
 
 func (e *ExitError) Error() string {
 	if e.Err == nil {
@@ -125,6 +135,15 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			fmt.Fprintln(stderr, "warren:", ee.Err)
 		}
 		return ee.Code
+	}
+	var intr Interrupted
+	if errors.As(context.Cause(ctx), &intr) {
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(stderr, "warren:", intr)
+		} else {
+			fmt.Fprintf(stderr, "warren: %v (%v)\n", err, intr)
+		}
+		return 128 + int(intr.Signal)
 	}
 	fmt.Fprintln(stderr, "warren:", err)
 	var ue usageError
