@@ -13,46 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warren-mesh/warren/gateway/backend"
 	"github.com/warren-mesh/warren/gateway/balance"
 	"github.com/warren-mesh/warren/internal/testutil"
 )
-
-// gatedColdTarget: like coldTarget, but its launch reports on launched
-// and waits for gate before it listens.
-func gatedColdTarget(t *testing.T) (*Target, chan struct{}, chan struct{}) {
-	return gatedColdTargetHook(t, nil)
-}
-
-func gatedColdTargetHook(t *testing.T, hook func(*http.Request)) (*Target, chan struct{}, chan struct{}) {
-	t.Helper()
-	launched, gate := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	launch := func(ctx context.Context, _ io.Writer) (backend.Process, error) {
-		once.Do(func() { close(launched) })
-		<-gate
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return nil, err
-		}
-		p := &serverProc{done: make(chan struct{}), srv: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.Copy(io.Discard, r.Body)
-			if hook != nil {
-				hook(r)
-			}
-			fmt.Fprintf(w, "%s %s", r.Method, r.URL.Path)
-		})}}
-		go func() { defer close(p.done); p.srv.Serve(ln) }()
-		return p, nil
-	}
-	b, err := backend.New(backend.Config{Name: "cold", Addr: addr, Launch: launch})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close(context.Background()) })
-	return NewTarget(b), launched, gate
-}
 
 // Half-close: the client's pipelined requests and FIN arrive while the
 // general path waits for the start; all are answered, then EOF.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,18 +31,29 @@ func (p *serverProc) Stop(context.Context) error {
 	return nil
 }
 
-// coldTarget is a target whose backend starts (listens) on the first
-// request, answering "<method> <path>" to every request.
-func coldTarget(t *testing.T) *Target {
+// gatedColdTarget: a target whose backend starts on the first request; its launch reports on launched
+// and waits for gate before it listens.
+func gatedColdTarget(t *testing.T) (*Target, chan struct{}, chan struct{}) {
+	return gatedColdTargetHook(t, nil)
+}
+
+func gatedColdTargetHook(t *testing.T, hook func(*http.Request)) (*Target, chan struct{}, chan struct{}) {
 	t.Helper()
+	launched, gate := make(chan struct{}), make(chan struct{})
+	var once sync.Once
 	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	launch := func(ctx context.Context, _ io.Writer) (backend.Process, error) {
+		once.Do(func() { close(launched) })
+		<-gate
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return nil, err
 		}
 		p := &serverProc{done: make(chan struct{}), srv: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.Copy(io.Discard, r.Body)
+			if hook != nil {
+				hook(r)
+			}
 			fmt.Fprintf(w, "%s %s", r.Method, r.URL.Path)
 		})}}
 		go func() { defer close(p.done); p.srv.Serve(ln) }()
@@ -52,7 +64,16 @@ func coldTarget(t *testing.T) *Target {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close(context.Background()) })
-	return NewTarget(b)
+	return NewTarget(b), launched, gate
+}
+
+// coldTarget is a target whose backend starts (listens) on the first
+// request, answering "<method> <path>" to every request.
+func coldTarget(t *testing.T) *Target {
+	t.Helper()
+	tg, _, gate := gatedColdTargetHook(t, nil)
+	close(gate)
+	return tg
 }
 
 // exchange writes raw requests in one write and reads one response per
