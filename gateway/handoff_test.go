@@ -687,13 +687,17 @@ open(m,"w").close()
 s=socket.socket(fileno=3); s.shutdown(socket.SHUT_RDWR); time.sleep(1.2)`
 	doc := `{"routes": {` + scriptRoute(pub, py, `"restart": {"policy": "always"},`, script, marker, backendBin) + `}}`
 	e := startEngine(t, mustConfig(t, doc), Options{})
-	testutil.Eventually(t, 10*time.Second, func() error {
+	// Both waits include starting python (about 0.5s of CPU here: its site
+	// imports), the second one twice over (python, then the echo backend
+	// it execs). On a loaded 2-core machine that took over 5s of wall time
+	// per start, so 10s was not enough: allow 30s.
+	testutil.Eventually(t, 30*time.Second, func() error {
 		if st := e.Status().Routes[0].Backends[0]; st.Starts < 2 {
 			return fmt.Errorf("no restart yet: %+v", st)
 		}
 		return nil
 	})
-	testutil.Eventually(t, 10*time.Second, func() error {
+	testutil.Eventually(t, 30*time.Second, func() error {
 		if got, err := tryEcho(addr, "hi"); got != "hi" {
 			return fmt.Errorf("echo %q %v; status %+v", got, err, e.Status().Routes[0].Backends[0])
 		}
