@@ -275,7 +275,12 @@ func TestReviewLaneShutdownWithKeepAliveConns(t *testing.T) {
 		// connection.
 		res <- fmt.Sprint(resp.StatusCode, " ", strings.Fields(string(b))[0], " close=", resp.Close)
 	}()
-	time.Sleep(100 * time.Millisecond)
+	testutil.Eventually(t, 10*time.Second, func() error { // the slow request is at the backend
+		if a := e.Status().Routes[0].Backends[0].Active; a != 1 {
+			return fmt.Errorf("backend active %d, want 1", a)
+		}
+		return nil
+	})
 	st := time.Now()
 	shutdown(t, e)
 	if d := time.Since(st); d > 3*time.Second {

@@ -399,10 +399,11 @@ func TestLaneIdleTimeout(t *testing.T) {
 // Shutdown lets a request in flight on the lane finish and closes idle
 // connections.
 func TestLaneShutdownDrains(t *testing.T) {
-	release := make(chan struct{})
+	release, arrived := make(chan struct{}), make(chan struct{}, 1)
 	addr := rawBackend(t, func(n int, c net.Conn) {
 		br := bufio.NewReader(c)
 		for readHead(br) == nil {
+			arrived <- struct{}{}
 			<-release
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone")
 		}
@@ -421,7 +422,7 @@ func TestLaneShutdownDrains(t *testing.T) {
 	defer busy.Close()
 	io.WriteString(busy, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	waitFor(t, func() bool { return p.OpenConns() == 2 })
-	time.Sleep(100 * time.Millisecond) // the request reaches the backend
+	<-arrived // the request is in flight at the backend
 	shut := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
