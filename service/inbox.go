@@ -32,7 +32,8 @@ type inbox struct {
 	head   int
 	err    error // set by close; returned once buf is drained
 	signal chan struct{}
-	dst    any // the destination a client receiver claimed (into.go)
+	dst    any           // the destination a client receiver claimed (into.go)
+	saved  reflect.Value // what the claimed value held before a message was decoded into it
 }
 
 func (q *inbox) init() { q.signal = make(chan struct{}, 1) }
@@ -118,6 +119,7 @@ func (q *inbox) pop(ctx context.Context) (item, error) {
 // discard drops queued items and closes with err: pop returns err at once.
 func (q *inbox) discard(err error) {
 	q.mu.Lock()
+	q.restoreInto()
 	clear(q.buf)
 	q.buf, q.head = q.buf[:0], 0
 	q.mu.Unlock()

@@ -57,14 +57,28 @@ func (q *inbox) takeHead(dst any) item {
 		q.dst = nil
 	}
 	if it.into && it.v != dst {
-		// A shallow copy is enough: the owner's next message replaces its
-		// fields (decodeInto zeroes them first), never writes through them.
-		rv := reflect.ValueOf(it.v)
-		n := reflect.New(rv.Type().Elem())
-		n.Elem().Set(rv.Elem())
+		// Another receiver's value: the message moves to a new value and
+		// the owner's gets back what it held (it received nothing), so the
+		// two share no memory.
+		rv := reflect.ValueOf(it.v).Elem()
+		n := reflect.New(rv.Type())
+		n.Elem().Set(rv)
+		rv.Set(q.saved)
 		it = item{v: n.Interface(), ptr: true}
 	}
+	if it.into {
+		q.saved.SetZero() // hold no reference to the caller's old contents
+	}
 	return it
+}
+
+// restoreInto gives a claimed value whose message is dropped unread (the
+// stream closed) back what it held (with q.mu held).
+func (q *inbox) restoreInto() {
+	if q.head < len(q.buf) && q.buf[q.head].into {
+		reflect.ValueOf(q.buf[q.head].v).Elem().Set(q.saved)
+		q.saved.SetZero()
+	}
 }
 
 // pushMsg decodes a message of type ti and queues it: into the claimed
@@ -73,11 +87,24 @@ func (q *inbox) takeHead(dst any) item {
 // caller closes the connection).
 func (q *inbox) pushMsg(ti *typeInfo, payload []byte) error {
 	q.mu.Lock()
-	if dst := q.dst; dst != nil && reflect.TypeOf(dst) == ti.ptrTo && q.head == len(q.buf) && q.err == nil {
+	if dst := q.dst; dst != nil && !ti.ptr && reflect.TypeOf(dst) == ti.ptrTo && q.head == len(q.buf) && q.err == nil {
+		// (A type registered as a pointer keeps the queued path, where a
+		// nil *T sent arrives as a pointer to a zero T.)
 		q.dst = nil
-		err := decodeInto(payload, dst)
+		// What the value held is kept until the message is taken: given
+		// back on a decoding error, or if another receiver takes it.
+		rv := reflect.ValueOf(dst).Elem()
+		if !q.saved.IsValid() || q.saved.Type() != rv.Type() {
+			q.saved = reflect.New(rv.Type()).Elem()
+		}
+		q.saved.Set(rv)
+		rv.SetZero() // what the payload leaves out is zero, as in a new value
+		err := decMode.Unmarshal(payload, dst)
 		if err == nil {
 			q.buf = append(q.buf, item{v: dst, into: true})
+		} else {
+			rv.Set(q.saved)
+			q.saved.SetZero()
 		}
 		q.mu.Unlock()
 		if err == nil {

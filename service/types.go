@@ -189,13 +189,6 @@ func decodeMsg(ti *typeInfo, payload []byte) (p any, byPtr bool, err error) {
 	return p, !ti.ptr, nil
 }
 
-// decodeInto decodes a payload of type ti into dst, a *base, as into a
-// new value: what the payload does not set is zero.
-func decodeInto(payload []byte, dst any) error {
-	reflect.ValueOf(dst).Elem().SetZero()
-	return decMode.Unmarshal(payload, dst)
-}
-
 // decodeValue decodes a payload of a registered type.
 func decodeValue(ti *typeInfo, payload []byte) (any, error) {
 	p := reflect.New(ti.base)
