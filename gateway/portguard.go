@@ -47,15 +47,12 @@ func (g *portGuard) check(addr string) error {
 	if ours {
 		return nil
 	}
-	// Refused at once when nothing listens; a listener with a full
-	// backlog makes the dial wait, and counts as held.
+	// Only a completed connection counts: a host that does not answer
+	// in time (a container's address not up yet) holds nothing.
 	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 	if err != nil {
-		if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
-			return nil
-		}
-	} else {
-		c.Close()
+		return nil
 	}
+	c.Close()
 	return fmt.Errorf("%s already accepts connections before the backend started: another program holds internal_port (one started by hand, or a backend a killed gateway left running); stop it or change internal_port", addr)
 }

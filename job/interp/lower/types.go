@@ -38,8 +38,8 @@ func (lw *lowering) typecheck(files []*ast.File, info *types.Info) {
 	_, _ = conf.Check("main", lw.fset, files, lw.info)
 }
 
-// unusedErrors returns the checker's "declared and not used" and
-// "imported and not used" errors, which the Go compiler refuses a
+// unusedErrors returns the checker's "declared and not used", "imported
+// and not used" and "imported as x and not used" errors (a label too), which the Go compiler refuses a
 // program for and the interpreter does not notice: a program that does
 // not build with go build must not run here either. (Other checker errors
 // are left to the interpreter, which reports its own.)
@@ -47,7 +47,7 @@ func (lw *lowering) unusedErrors() error {
 	var unused []types.Error
 	for _, err := range lw.typeErrs {
 		var te types.Error
-		if errors.As(err, &te) && (strings.HasPrefix(te.Msg, "declared and not used") || strings.HasSuffix(te.Msg, "imported and not used")) {
+		if errors.As(err, &te) && (strings.HasPrefix(te.Msg, "declared and not used") || strings.HasSuffix(te.Msg, " and not used")) {
 			unused = append(unused, te)
 		}
 	}
