@@ -362,8 +362,8 @@ func BackendName(b Backend, i int) string {
 
 // Duration is a time.Duration written as a Go duration string ("30s",
 // "1m30s"). "none" (or "off") disables the limit it sets; it is stored as
-// Disabled. A bare number is refused: a unit must be explicit; so is zero,
-// which could not be told from an absent field (the default).
+// Disabled, and so is zero ("0s"). A bare number is refused: a unit must
+// be explicit.
 type Duration time.Duration
 
 // Disabled is the value of a Duration written as "none".
@@ -401,9 +401,12 @@ func (d *Duration) UnmarshalText(b []byte) error {
 		return errFmt("negative duration %q", s)
 	}
 	if v == 0 {
-		// Zero is what an absent field decodes to, so it would silently
-		// mean the default ("start_timeout": "0s" was 30s).
-		return errFmt("zero duration %q: omit the field for its default, or write \"none\" where no limit is allowed", s)
+		// Zero means no limit, as "none" (and is refused where no limit
+		// is: validateNone). Stored as 0 it could not be told from an
+		// absent field and silently meant the default ("start_timeout":
+		// "0s" was 30s).
+		*d = Disabled
+		return nil
 	}
 	*d = Duration(v)
 	return nil

@@ -384,7 +384,7 @@ func checkOrigin(o string) error {
 func validateNone(rp string, r Route, add func(string, string, ...any)) {
 	refuse := func(field string, d Duration, why string) {
 		if d == Disabled {
-			add(rp+"."+field, "\"none\" is not allowed: %s; give a duration such as \"1h\"", why)
+			add(rp+"."+field, "\"none\" (or zero) is not allowed: %s; give a duration such as \"1h\"", why)
 		}
 	}
 	refuse("start_timeout", r.StartTimeout, "a backend that never becomes ready would hold its requests for ever")
