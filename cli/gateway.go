@@ -93,6 +93,12 @@ func runGateway(ctx context.Context, env *Env, path string) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// SIGINT and SIGTERM also come here, from the start, so that a second
+	// one sent right after the first is not lost before the drain below
+	// listens.
+	again := make(chan os.Signal, 2)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
 	// Orphans of backends (daemonising wrappers) come to us, not PID 1.
 	if err := proc.BecomeSubreaper(); err != nil {
 		log.Warn("cannot become a child subreaper; orphans of backends go to PID 1", logging.KeyErr, err)
@@ -122,15 +128,26 @@ func runGateway(ctx context.Context, env *Env, path string) error {
 	// as a user pressing Ctrl-C again expects; backends are stopped either way.
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	again := make(chan os.Signal, 1)
-	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(again)
+	// The signal that ended ctx comes to again as well (now or soon): the
+	// next one is the second. A ctx ended by its caller needs one.
+	need := 1
+	var intr Interrupted
+	if errors.As(context.Cause(ctx), &intr) {
+		need = 2
+	}
 	go func() {
-		select {
-		case s := <-again:
-			log.Warn("second signal: stopping now, without waiting for requests in flight", "signal", s.String())
-			cancel()
-		case <-cctx.Done():
+		for n := 0; ; {
+			select {
+			case s := <-again:
+				if n++; n < need {
+					continue
+				}
+				log.Warn("second signal: stopping now, without waiting for requests in flight", "signal", s.String())
+				cancel()
+				return
+			case <-cctx.Done():
+				return
+			}
 		}
 	}()
 	err := g.Close(cctx)

@@ -484,6 +484,15 @@ func TestGatewaySecondSignalStopsNow(t *testing.T) {
 		}
 		return nil
 	})
+	// The first signal alone drains: the gateway waits for the request.
+	select {
+	case <-g.waited:
+		t.Fatalf("the gateway exited at the first signal with a request in flight\n%s", g.out)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if strings.Contains(g.out.String(), "second signal") {
+		t.Fatalf("the first signal was taken for the second\n%s", g.out)
+	}
 	start := time.Now()
 	g.cmd.Process.Signal(syscall.SIGINT)
 	if code := g.wait(t); code != 0 {
