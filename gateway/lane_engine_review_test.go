@@ -259,6 +259,19 @@ func TestReviewLaneShutdownWithKeepAliveConns(t *testing.T) {
 	}
 	busy := dialKeepAlive(t, "127.0.0.1:"+pub)
 	busy.get(t, "/")
+	// The backend counts a request until just after the response is
+	// written: wait for the earlier ones to end, so that a count of 1
+	// below is the slow request (a shutdown before it arrives closes the
+	// idle connection under it, as it should).
+	active := func(want int) func() error {
+		return func() error {
+			if a := e.Status().Routes[0].Backends[0].Active; a != int64(want) {
+				return fmt.Errorf("backend active %d, want %d", a, want)
+			}
+			return nil
+		}
+	}
+	testutil.Eventually(t, 10*time.Second, active(0))
 	res := make(chan string, 1)
 	go func() {
 		busy.c.SetDeadline(time.Now().Add(20 * time.Second))
@@ -275,7 +288,7 @@ func TestReviewLaneShutdownWithKeepAliveConns(t *testing.T) {
 		// connection.
 		res <- fmt.Sprint(resp.StatusCode, " ", strings.Fields(string(b))[0], " close=", resp.Close)
 	}()
-	time.Sleep(100 * time.Millisecond)
+	testutil.Eventually(t, 10*time.Second, active(1)) // the slow request is at the backend
 	st := time.Now()
 	shutdown(t, e)
 	if d := time.Since(st); d > 3*time.Second {
