@@ -10,9 +10,11 @@ import "reflect"
 // and queues an item that says so (into). No value is allocated and
 // copied per message. The claim ends when the receiver leaves: with an
 // item (tryPop), or with an error (leave), after which nothing writes its
-// value. Several receivers on one stream: the first claims; one that
-// takes another's item copies the value out under the lock (takeHead),
-// before its owner may use it again.
+// value. Until the receiver takes the message, what its value held is
+// kept (saved) and given back on a decoding error, when another receiver
+// on the stream takes the message (it gets a value of its own), or when
+// the stream closes with it unread: a receiver that gets no message finds
+// its value as it was. Types registered as pointers keep the queued path.
 
 // want claims dst, a non-nil pointer, as the destination of the next
 // message, if nothing is queued (a queued item comes first, so the next
@@ -45,7 +47,8 @@ func (q *inbox) leave(dst any, err error) (item, error) {
 }
 
 // takeHead pops the first item for the receiver whose destination is dst
-// (with q.mu held). Another receiver's value is copied out now.
+// (with q.mu held). A message decoded into another receiver's value moves
+// to a new one, and that value gets back what it held.
 func (q *inbox) takeHead(dst any) item {
 	it := q.buf[q.head]
 	q.buf[q.head] = item{}
