@@ -144,6 +144,17 @@ func TestDecodeErrorsNameTheField(t *testing.T) {
 	}
 }
 
+// A config saved with a UTF-8 byte order mark (some Windows editors) loads.
+func TestDecodeSkipsBOM(t *testing.T) {
+	c, err := Decode([]byte("\xef\xbb\xbf" + `{"routes":{"8080":{"backends":[{"cmd":"internal"}]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Routes["8080"]; !ok {
+		t.Fatalf("routes %v", c.Routes)
+	}
+}
+
 func TestValidateReportsEveryProblem(t *testing.T) {
 	_, err := Decode([]byte(`{"routes":{"1":{"protocol":"x","load_balance":"y","backends":[]}}}`))
 	if err == nil {

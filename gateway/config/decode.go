@@ -55,6 +55,9 @@ func Decode(data []byte) (Config, error) {
 	if len(data) > MaxSize {
 		return c, fieldErr("", "config is %d bytes, more than the %d allowed", len(data), MaxSize)
 	}
+	// A UTF-8 byte order mark, which some Windows editors write, is not
+	// JSON but says nothing: skip it (it gave "invalid character 'ï'").
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var raw json.RawMessage
 	if err := dec.Decode(&raw); err != nil {
