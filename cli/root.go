@@ -125,7 +125,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Log: logging.Discard()}
 	root := NewRoot(env)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
 	}
@@ -145,11 +145,27 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		}
 		return 128 + int(intr.Signal)
 	}
-	fmt.Fprintln(stderr, "warren:", err)
 	var ue usageError
-	if errors.As(err, &ue) || isCobraUsage(err) {
+	if errors.As(err, &ue) {
+		fmt.Fprintln(stderr, "warren:", err) // ours name the command and its help
 		return 2
 	}
+	if isCobraUsage(err) {
+		// cobra's own messages ("requires at least 1 arg(s)") name neither
+		// the command nor where its usage is.
+		path := "warren"
+		if cmd != nil {
+			path = cmd.CommandPath()
+		}
+		if path == "warren" {
+			fmt.Fprintln(stderr, "warren:", err)
+		} else {
+			fmt.Fprintf(stderr, "warren: %s: %v\n", strings.TrimPrefix(path, "warren "), err)
+		}
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", path)
+		return 2
+	}
+	fmt.Fprintln(stderr, "warren:", err)
 	return 1
 }
 

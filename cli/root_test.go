@@ -36,8 +36,9 @@ func TestExitCodes(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
-		{"unknown flag", []string{"version", "--nope"}, 2, "unknown flag"},
+		{"unknown command", []string{"frobnicate"}, 2, "unknown command \"frobnicate\" for \"warren\"\nRun 'warren --help' for usage."},
+		{"unknown flag", []string{"version", "--nope"}, 2, "unknown flag: --nope\nSee 'warren version --help'."},
+		{"missing argument", []string{"run"}, 2, "warren: run: requires at least 1 arg(s), only received 0\nRun 'warren run --help' for usage."},
 		{"bad output", []string{"version", "-o", "yaml"}, 2, "yaml"},
 		{"bad log level", []string{"--log-level", "loud", "version"}, 2, "loud"},
 		{"help", []string{"--help"}, 0, ""},
