@@ -181,7 +181,8 @@ func (g *Gateway) ReloadFromFile() error {
 	if cfg.AdminListen() != old.AdminListen() {
 		g.log.Warn("admin listen address changed: the admin API moves at the next start", "listen", old.AdminListen())
 	}
-	g.log.Info("gateway reloaded", "config", g.ConfigPath, "added", d.Added, "removed", d.Removed, "changed", d.Changed, "unchanged", len(d.Unchanged))
+	// The engine logs the reload itself ("gateway reloaded", what changed).
+	g.log.Debug("gateway config file applied", "config", g.ConfigPath, "unchanged", len(d.Unchanged))
 	return nil
 }
 
