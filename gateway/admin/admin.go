@@ -486,7 +486,13 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.Log.Info("admin: config replaced", logging.KeyPeer, r.RemoteAddr, "added", diff.Added, "removed", diff.Removed, "changed", diff.Changed)
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "added": orEmpty(diff.Added), "removed": orEmpty(diff.Removed), "changed": orEmpty(diff.Changed), "unchanged": orEmpty(diff.Unchanged), "noop": diff.Empty()})
+	resp := map[string]any{"ok": true, "added": orEmpty(diff.Added), "removed": orEmpty(diff.Removed), "changed": orEmpty(diff.Changed), "unchanged": orEmpty(diff.Unchanged), "noop": diff.Empty()}
+	if cfg.AdminListen() != old.AdminListen() {
+		// The API answering this request keeps its address until the
+		// gateway starts again: say so, not just "ok".
+		resp["warning"] = fmt.Sprintf("the admin API stays on %s until the gateway restarts (the new config says %s)", old.AdminListen(), cfg.AdminListen())
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
 func orEmpty(s []string) []string {

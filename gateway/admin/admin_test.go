@@ -317,6 +317,15 @@ func TestPutConfig(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("config file mode %v", fi.Mode())
 	}
+	if _, ok := m["warning"]; ok {
+		t.Fatalf("a warning with the admin address unchanged: %v", m)
+	}
+
+	// A new admin address is applied at the next start only: the answer says so.
+	status, m = f.do(t, req{method: "PUT", path: "/config", body: `{"dashboard_port":"19999","routes":{"18080":{"name":"health","protocol":"http","backends":[{"name":"health","cmd":"internal"}]}}}`})
+	if w, _ := m["warning"].(string); status != 200 || !strings.Contains(w, "until the gateway restarts") || !strings.Contains(w, "19999") {
+		t.Fatalf("put with a new admin port: %d %v", status, m)
+	}
 }
 
 func TestNoTokenNeedsLoopback(t *testing.T) {
