@@ -90,8 +90,9 @@ func TestSyntaxErrorIsReported(t *testing.T) {
 	}
 }
 
-// What go build refuses for unused names, the lowering refuses too (the
-// interpreter runs such programs), in source order; used ones pass.
+// What go build refuses for unused names (imported under a name of its
+// own too), the lowering refuses too (the interpreter runs such programs),
+// in source order; used ones pass.
 func TestUnusedNamesAreErrors(t *testing.T) {
 	src := "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() {\n\tx := 1\n\tfmt.Println()\n}\n"
 	_, err := lw.Lower([]lower.File{{Name: "/p/unused.go", Src: []byte(src)}})
@@ -101,6 +102,10 @@ func TestUnusedNamesAreErrors(t *testing.T) {
 	want := "/p/unused.go:5:2: \"os\" imported and not used\n/p/unused.go:9:2: declared and not used: x"
 	if err.Error() != want {
 		t.Fatalf("error:\n%v\nwant:\n%s", err, want)
+	}
+	// An import under a name of its own: "fmt" imported as f and not used.
+	if _, err := lw.Lower([]lower.File{{Name: "/p/named.go", Src: []byte("package main\n\nimport f \"fmt\"\n\nfunc main() {}\n")}}); err == nil {
+		t.Error("no error for an unused named import (go build: \"fmt\" imported as f and not used)")
 	}
 	lowerSrc(t, "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tx := 1\n\tfmt.Println(x)\n\tvar _ = 2\n}\n")
 }

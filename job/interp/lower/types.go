@@ -39,10 +39,11 @@ func (lw *lowering) typecheck(files []*ast.File, info *types.Info) {
 }
 
 // unusedErrors returns the checker's "declared and not used", "imported
-// and not used" and "imported as x and not used" errors (a label too), which the Go compiler refuses a
-// program for and the interpreter does not notice: a program that does
-// not build with go build must not run here either. (Other checker errors
-// are left to the interpreter, which reports its own.)
+// and not used" and "imported as x and not used" errors (a label too),
+// which the Go compiler refuses a program for and the interpreter does not
+// notice: a program that does not build with go build must not run here
+// either. (Other checker errors are left to the interpreter, which reports
+// its own.)
 func (lw *lowering) unusedErrors() error {
 	var unused []types.Error
 	for _, err := range lw.typeErrs {
