@@ -72,6 +72,9 @@ type GroupHost struct {
 	jobs     map[string]*hjob
 	watchers map[*watcher]struct{}
 	note     string
+	// published, when set (by tests), sees every report publish sends, in
+	// order, before watchers coalesce them.
+	published func(Status)
 
 	seq      atomic.Int64   // Status.Seq source
 	wg       sync.WaitGroup // job loops and connections
@@ -491,6 +494,9 @@ func (w *watcher) close() { w.once.Do(func() { close(w.done) }) }
 
 func (h *GroupHost) publish(st Status) {
 	h.mu.Lock()
+	if h.published != nil {
+		h.published(st)
+	}
 	for w := range h.watchers {
 		w.push(st)
 	}
@@ -688,6 +694,21 @@ func (j *hjob) loop(stop <-chan struct{}) {
 		default:
 		}
 		failed := err != nil || code != 0
+		// Decide what comes next before telling anyone the run ended, so the
+		// status goes straight from running to its next state: a job about to
+		// be restarted must never show "failed" or "exited" in between (a
+		// watcher, or `warren wait`, would take it for the end).
+		restart := !stopped && j.st.Restart.shouldRestart(code, failed, restarts)
+		quarantine := false
+		if restart {
+			if uptime < resetAfter {
+				quick++
+			} else {
+				quick = 0
+				tracker.Reset()
+			}
+			quarantine = quick >= h.QuarantineAfter
+		}
 		j.update(func(st *Status) {
 			st.Ended = time.Now()
 			st.ExitCode = code
@@ -709,6 +730,11 @@ func (j *hjob) loop(stop <-chan struct{}) {
 			switch {
 			case stopped:
 				st.State = StateStopped
+			case quarantine:
+				st.State = StateQuarantined
+				st.Note = fmt.Sprintf("crash loop: %d runs in a row ended within %v; start it again by hand", quick, resetAfter)
+			case restart:
+				st.State = StateBackoff
 			case failed:
 				st.State = StateFailed
 			default:
@@ -722,29 +748,14 @@ func (j *hjob) loop(stop <-chan struct{}) {
 			}
 			att.exit(code, msg)
 		}
-		if stopped {
-			return
-		}
-		pol := j.st.Restart
-		if !pol.shouldRestart(code, failed, restarts) {
-			return
-		}
-		if uptime < resetAfter {
-			quick++
-		} else {
-			quick = 0
-			tracker.Reset()
-		}
-		if quick >= h.QuarantineAfter {
-			j.update(func(st *Status) {
-				st.State = StateQuarantined
-				st.Note = fmt.Sprintf("crash loop: %d runs in a row ended within %v; start it again by hand", quick, resetAfter)
-			})
+		if quarantine {
 			h.Log.Warn("job quarantined", logging.KeyJob, j.st.ID, "runs", quick)
 			return
 		}
+		if !restart {
+			return
+		}
 		delay := tracker.Failure(uptime)
-		j.update(func(st *Status) { st.State = StateBackoff })
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:

@@ -1,7 +1,16 @@
 package job
 
 import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/warren-mesh/warren/proc"
 )
 
 // testHost is a GroupHost with one job, "a", in state st, and no server:
@@ -115,5 +124,66 @@ func TestSubscribeSnapshotThenChanges(t *testing.T) {
 	j.update(func(st *Status) { st.State = StateStopped })
 	if got := pending(w); len(got) != 0 {
 		t.Fatalf("unsubscribed watcher got %v", got)
+	}
+}
+
+// A job its policy restarts goes from running straight to backoff (or
+// quarantine): a report of "failed" or "exited" between the two made the
+// Manager remove an auto-remove job after its first failure, `logs -f`
+// stop following, and TestExitCodesAndRestartPolicies read a failed job
+// with no restarts. Every report the host publishes is checked, in order.
+func TestRestartedJobNeverReportsAnEnd(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{runDir(dir), logDir(dir)} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := filepath.Join(dir, "fail.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		restart    string
+		quarantine int
+		want       []State // the states of every report after the first start
+	}{
+		{"on-failure:2", 10, []State{StateRunning, StateBackoff, StateStarting, StateRunning, StateBackoff,
+			StateStarting, StateRunning, StateFailed}},
+		{"always", 2, []State{StateRunning, StateBackoff, StateStarting, StateRunning, StateQuarantined}},
+	} {
+		t.Run(tc.restart, func(t *testing.T) {
+			pol, err := ParseRestartPolicy(tc.restart)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			var got []State
+			h := &GroupHost{Name: "g", WorkDir: dir, jobs: map[string]*hjob{}, watchers: map[*watcher]struct{}{},
+				Log: slog.New(slog.DiscardHandler), QuarantineAfter: tc.quarantine,
+				Backoff: proc.Backoff{Base: time.Millisecond, Cap: time.Millisecond, ResetAfter: time.Minute}}
+			h.published = func(st Status) {
+				mu.Lock()
+				got = append(got, st.State)
+				mu.Unlock()
+			}
+			id := strings.ReplaceAll(tc.restart, ":", "-")
+			if _, err := h.run(Spec{ID: id, Path: script, Restart: pol}, nil, true); err != nil {
+				t.Fatal(err)
+			}
+			h.wg.Wait() // the run loop's end
+			h.jobs[id].closeLog()
+			mu.Lock()
+			defer mu.Unlock()
+			// created, starting, then the loop's reports, then the loop's
+			// final report repeats the end state.
+			if len(got) < 3 || got[0] != StateCreated || got[1] != StateStarting {
+				t.Fatalf("reports %v", got)
+			}
+			loop := got[2 : len(got)-1]
+			if fmt.Sprint(loop) != fmt.Sprint(tc.want) || got[len(got)-1] != tc.want[len(tc.want)-1] {
+				t.Fatalf("reports %v, want created starting %v and the end again", got, tc.want)
+			}
+		})
 	}
 }
