@@ -144,6 +144,64 @@ func TestDecodeErrorsNameTheField(t *testing.T) {
 	}
 }
 
+// Every decoding problem in a document is reported, not just the first,
+// each on its own line with its path, and a near-miss key names the field
+// it was probably meant to be.
+func TestDecodeReportsEveryProblem(t *testing.T) {
+	doc := `{
+  "dashbord_port": "9000",
+  "routes": {
+    "8080": {"backends": [{"cmd": "", "internal_prot": "9001"}]},
+    "8081": {"idle_timeout": 10, "backends": [{"cmd": "./app", "internal_port": "9002", "arg": ["-v"], "zzz": 1}]}
+  }
+}`
+	_, err := Decode([]byte(doc))
+	if err == nil || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err %v", err)
+	}
+	lines := strings.Split(err.Error(), "\n")
+	want := []string{
+		`dashbord_port: unknown field; did you mean "dashboard_port"?`,
+		`routes["8080"].backends[0].internal_prot: unknown field; did you mean "internal_port"?`,
+		`routes["8081"].idle_timeout: want a string, got a number`,
+		`routes["8081"].backends[0].arg: unknown field; did you mean "args"?`,
+		`routes["8081"].backends[0].zzz: unknown field (known: `,
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d:\n%v", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("line %d: %q\nwant it to begin %q", i, lines[i], w)
+		}
+	}
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Path != "dashbord_port" {
+		t.Fatalf("errors.As gives %+v, want the first problem", fe)
+	}
+	// Load says how many, and starts each on its own line.
+	path := filepath.Join(t.TempDir(), "c.json")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(path)
+	if want := "config: " + path + ": 5 problems:\ndashbord_port: unknown field"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("Load: %v\nwant it to begin %q", err, want)
+	}
+}
+
+func TestNearestField(t *testing.T) {
+	names := []string{"cmd", "args", "internal_port", "internal_host", "env", "cwd"}
+	for key, want := range map[string]string{
+		"internal_prot": "internal_port", "Internal_Port": "internal_port", "arg": "args",
+		"cdm": "cmd", "x": "", "port": "", "environment": "", "": "",
+	} {
+		if got := nearest(key, names); got != want {
+			t.Errorf("nearest(%q) = %q, want %q", key, got, want)
+		}
+	}
+}
+
 // A config saved with a UTF-8 byte order mark (some Windows editors) loads.
 func TestDecodeSkipsBOM(t *testing.T) {
 	c, err := Decode([]byte("\xef\xbb\xbf" + `{"routes":{"8080":{"backends":[{"cmd":"internal"}]}}}`))

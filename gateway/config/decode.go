@@ -180,7 +180,9 @@ func members(path string, raw json.RawMessage) ([]member, error) {
 var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 
 // decodeValue decodes raw into v, refusing unknown struct fields and naming
-// the path of any error. null leaves v at its zero value.
+// the path of any error. null leaves v at its zero value. A problem in one
+// member does not stop the others: every one found is returned (joined),
+// so a file with three typos is fixed in one round, not three.
 func decodeValue(path string, raw json.RawMessage, v reflect.Value) error {
 	k := kindOf(raw)
 	if k == 'n' {
@@ -214,31 +216,30 @@ func decodeValue(path string, raw json.RawMessage, v reflect.Value) error {
 			return err
 		}
 		fields := structFields(v.Type())
+		var errs []error
 		for _, m := range ms {
 			idx, ok := fields[m.key]
 			if !ok {
-				return fieldErr(join(path, m.key), "unknown field (known: %s)", knownFields(v.Type()))
+				errs = append(errs, unknownField(join(path, m.key), m.key, v.Type()))
+				continue
 			}
-			if err := decodeValue(join(path, m.key), m.raw, v.Field(idx)); err != nil {
-				return err
-			}
+			errs = appendErr(errs, decodeValue(join(path, m.key), m.raw, v.Field(idx)))
 		}
-		return nil
+		return joinErrs(errs)
 	case reflect.Map:
 		ms, err := members(path, raw)
 		if err != nil {
 			return err
 		}
 		m := reflect.MakeMapWithSize(v.Type(), len(ms))
+		var errs []error
 		for _, mb := range ms {
 			e := reflect.New(v.Type().Elem()).Elem()
-			if err := decodeValue(path+"["+strconv.Quote(mb.key)+"]", mb.raw, e); err != nil {
-				return err
-			}
+			errs = appendErr(errs, decodeValue(path+"["+strconv.Quote(mb.key)+"]", mb.raw, e))
 			m.SetMapIndex(reflect.ValueOf(mb.key).Convert(v.Type().Key()), e)
 		}
 		v.Set(m)
-		return nil
+		return joinErrs(errs)
 	case reflect.Slice:
 		if k != '[' {
 			return fieldErr(path, "want an array, got %s", describe(raw))
@@ -248,13 +249,12 @@ func decodeValue(path string, raw json.RawMessage, v reflect.Value) error {
 			return fieldErr(path, "%v", err)
 		}
 		s := reflect.MakeSlice(v.Type(), len(items), len(items))
+		var errs []error
 		for i, it := range items {
-			if err := decodeValue(fmt.Sprintf("%s[%d]", path, i), it, s.Index(i)); err != nil {
-				return err
-			}
+			errs = appendErr(errs, decodeValue(fmt.Sprintf("%s[%d]", path, i), it, s.Index(i)))
 		}
 		v.Set(s)
-		return nil
+		return joinErrs(errs)
 	case reflect.String:
 		if k != '"' {
 			return fieldErr(path, "want a string, got %s", describe(raw))
@@ -306,12 +306,88 @@ func jsonName(f reflect.StructField) string {
 	return name
 }
 
-func knownFields(t reflect.Type) string {
+// appendErr adds err to errs, flattening a joined error so the result
+// stays a flat list of *FieldError (errors.As finds the first).
+func appendErr(errs []error, err error) []error {
+	if err == nil {
+		return errs
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return append(errs, j.Unwrap()...)
+	}
+	return append(errs, err)
+}
+
+func joinErrs(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}
+
+// unknownField names the fields a struct knows, and the one most likely
+// meant when the key is a near miss ("internal_prot").
+func unknownField(path, key string, t reflect.Type) *FieldError {
+	if near := nearest(key, fieldNames(t)); near != "" {
+		return fieldErr(path, "unknown field; did you mean %q? (known: %s)", near, knownFields(t))
+	}
+	return fieldErr(path, "unknown field (known: %s)", knownFields(t))
+}
+
+// nearest returns the name closest to key by edit distance, if it is
+// close enough to be a typo (at most 2 edits, and fewer than half the
+// key's length, so "x" does not suggest "cmd"); "" otherwise.
+func nearest(key string, names []string) string {
+	best, bestD := "", 3
+	lk := strings.ToLower(key)
+	for _, n := range names {
+		d := editDistance(lk, strings.ToLower(n))
+		if d < bestD && 2*d < len(key) {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal-string-alignment distance between a and b
+// (Levenshtein with a swap of two neighbours counting one edit, the
+// commonest typo: "cdm"), by bytes: config keys are ASCII.
+func editDistance(a, b string) int {
+	// d[i][j] is the distance between a[:i] and b[:j]; three rows suffice.
+	prev2 := make([]int, len(b)+1)
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(b)]
+}
+
+func fieldNames(t reflect.Type) []string {
 	var names []string
 	for i := range t.NumField() {
 		if n := jsonName(t.Field(i)); n != "" {
 			names = append(names, n)
 		}
 	}
-	return strings.Join(names, ", ")
+	return names
 }
+
+func knownFields(t reflect.Type) string { return strings.Join(fieldNames(t), ", ") }

@@ -99,6 +99,11 @@ func Load(path string) (Config, error) {
 	}
 	c, err := Decode(data)
 	if err != nil {
+		// Several problems go one to a line, under a line that says how
+		// many, rather than the first glued to the path.
+		if j, ok := err.(interface{ Unwrap() []error }); ok && len(j.Unwrap()) > 1 {
+			return Config{}, fmt.Errorf("config: %s: %d problems:\n%w", path, len(j.Unwrap()), err)
+		}
 		return Config{}, fmt.Errorf("config: %s: %w", path, err)
 	}
 	return c, nil
