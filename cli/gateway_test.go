@@ -157,6 +157,12 @@ func TestGatewayFatalStartErrors(t *testing.T) {
 	if code := g.wait(t); code != 1 || !strings.Contains(g.out.String(), "address already in use") || !strings.Contains(g.out.String(), port) {
 		t.Fatalf("port in use: exit %d\n%s", code, g.out)
 	}
+	// Said once each: the message used to read "gateway: PATH: gateway:
+	// route N (...): listen ADDR: gateway: cannot listen: listen tcp ADDR: ...".
+	want := fmt.Sprintf("warren: gateway: route %s (route-%s): cannot listen: listen tcp 127.0.0.1:%s: bind: address already in use (config %s)", port, port, port, cfg)
+	if !strings.Contains(g.out.String(), want) {
+		t.Fatalf("port in use: %s\nwant the line %q", g.out, want)
+	}
 
 	// The admin port taken: no route may stay open behind a failed start.
 	free := testutil.FreePort(t)
@@ -164,6 +170,9 @@ func TestGatewayFatalStartErrors(t *testing.T) {
 	g = startGateway(t, nil, "--config", cfg)
 	if code := g.wait(t); code != 1 || !strings.Contains(g.out.String(), "admin API") || !strings.Contains(g.out.String(), "address already in use") {
 		t.Fatalf("admin port in use: exit %d\n%s", code, g.out)
+	}
+	if n := strings.Count(g.out.String(), "listen"); n != 2 { // "listen tcp ADDR", "admin.listen"
+		t.Fatalf("admin port in use: %q says listen %d times", g.out, n)
 	}
 	if _, _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/healthz", free)); err == nil {
 		t.Fatal("a route still answers after a failed start")

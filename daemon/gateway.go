@@ -129,11 +129,12 @@ func (g *Gateway) Start(ctx context.Context) error {
 		Log: base, Metrics: set, ID: g.ID, HealthExtra: g.HealthExtra,
 		Version: buildinfo.Get().Version,
 	})
+	// The engine's errors begin "gateway: " already; the file goes last.
 	if err != nil {
-		return fmt.Errorf("gateway: %s: %w", g.ConfigPath, err)
+		return fmt.Errorf("%w (config %s)", err, g.ConfigPath)
 	}
 	if err := eng.Start(ctx); err != nil {
-		return fmt.Errorf("gateway: %s: %w", g.ConfigPath, err)
+		return fmt.Errorf("%w (config %s)", err, g.ConfigPath)
 	}
 	ctl := controller{Engine: eng, metrics: set}
 	adm := &admin.Server{
@@ -149,7 +150,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), gatewayShutdownGrace)
 		defer cancel()
 		_ = eng.Shutdown(sctx)
-		return fmt.Errorf("gateway: %s: admin API (dashboard_host/dashboard_port or admin.listen): %w", g.ConfigPath, err)
+		return fmt.Errorf("gateway: %w (the admin API's address: dashboard_host/dashboard_port or admin.listen in %s)", err, g.ConfigPath)
 	}
 	g.eng, g.adm, g.set = eng, adm, set
 	g.log.Info("gateway serving", "config", g.ConfigPath, "routes", cfg.Ports(), "admin", adm.URL())

@@ -29,7 +29,7 @@ var (
 	ErrRunning     = errors.New("gateway: engine already started")
 	ErrUnknownRef  = errors.New("gateway: no such route or backend")
 	ErrInvalid     = errors.New("gateway: invalid configuration")
-	ErrListen      = errors.New("gateway: cannot listen")
+	ErrListen      = errors.New("cannot listen") // mid-message: "gateway: route 80 (web): cannot listen: ..."
 	ErrAmbiguous   = errors.New("gateway: reference matches several backends")
 	ErrNoProcess   = errors.New("gateway: backend has no process")
 	ErrUnsupported = errors.New("gateway: not supported")

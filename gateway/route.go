@@ -201,7 +201,7 @@ func (r *route) listen(ctx context.Context) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("gateway: route %s (%s): listen %s: %w: %w", r.port, r.cfg.Name, addr, ErrListen, err)
+		return fmt.Errorf("gateway: route %s (%s): %w: %w", r.port, r.cfg.Name, ErrListen, err) // err names the address
 	}
 	r.ln = &onceListener{Listener: ln}
 	return nil

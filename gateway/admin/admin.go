@@ -172,7 +172,7 @@ func listen(addr string, bound func()) (net.Listener, error) {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("admin: listen %s: %w", addr, err)
+		return nil, fmt.Errorf("admin: %w", err) // "listen tcp ADDR: bind: ..." names the address
 	}
 	return ln, nil
 }
