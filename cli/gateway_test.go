@@ -77,31 +77,14 @@ func TestGatewayHelp(t *testing.T) {
 // gatewayProc runs `warren gateway` from the built binary.
 type gatewayProc struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testutil.SafeBuffer
 	waited chan error
-}
-
-type syncBuffer struct {
-	mu  chan struct{}
-	buf bytes.Buffer
-}
-
-func newSyncBuffer() *syncBuffer { return &syncBuffer{mu: make(chan struct{}, 1)} }
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
-	return b.buf.Write(p)
-}
-func (b *syncBuffer) String() string {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
-	return b.buf.String()
 }
 
 func startGateway(t *testing.T, env []string, args ...string) *gatewayProc {
 	t.Helper()
 	bin := testutil.WarrenBinary(t)
-	g := &gatewayProc{out: newSyncBuffer(), waited: make(chan error, 1)}
+	g := &gatewayProc{out: &testutil.SafeBuffer{}, waited: make(chan error, 1)}
 	g.cmd = exec.Command(bin, append([]string{"--log-format", "text", "gateway"}, args...)...)
 	g.cmd.Env = append(os.Environ(), env...)
 	g.cmd.Stdout, g.cmd.Stderr = g.out, g.out

@@ -294,7 +294,7 @@ func TestDaemonGatewayFlagWritesDefault(t *testing.T) {
 	n := newNode(t)
 	cmd := exec.Command(n.bin, "daemon", "--gateway", "--log-format", "text")
 	cmd.Env = n.env()
-	out := &lockedBuffer{}
+	out := &testutil.SafeBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -32,24 +32,7 @@ type node struct {
 	mu     sync.Mutex
 	daemon *exec.Cmd
 	done   chan struct{}
-	stderr *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stderr *testutil.SafeBuffer
 }
 
 // newNode prepares a work dir and registers the end-of-test checks: the
@@ -95,7 +78,7 @@ func (n *node) startNoWait() {
 	n.t.Helper()
 	cmd := exec.Command(n.bin, "daemon", "--log-level", "debug", "--log-format", "text")
 	cmd.Env = append(n.env(), n.daemonEnv...)
-	buf := &lockedBuffer{}
+	buf := &testutil.SafeBuffer{}
 	cmd.Stdout = buf
 	cmd.Stderr = buf
 	// The daemon gets its own process group so that the test's cleanup can

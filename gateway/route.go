@@ -112,7 +112,10 @@ func (e *Engine) newRoute(port string, rc config.Route, trusted []string) (*rout
 			ReadHeaderTimeout: rc.ReadHeaderTimeout.Std(),
 			IdleTimeout:       rc.ConnIdleTimeout.Std(),
 			SendTimeout:       rc.SendTimeout.Std(),
-			Log:               e.log.With(logging.KeyRoute, port),
+			// Only this machine's users reach a loopback route: they get
+			// the cause of a 502 in its body (the rest, in the log).
+			ShowCause: config.IsLoopbackListen(rc.ListenAddr(port)),
+			Log:       e.log.With(logging.KeyRoute, port),
 		}, r.httpPool(rc, r.targets, sel))
 	case config.ProtocolTCP:
 		if r.hand != nil {

@@ -506,7 +506,7 @@ func (lc *laneClient) upFailed(up *laneUp, err error, sent bool) {
 			return
 		}
 	}
-	lc.gatewayError(fasthttp.StatusBadGateway, "backend error: "+err.Error(), false)
+	lc.gatewayError(fasthttp.StatusBadGateway, lc.ll.lane.p.cause("backend error", err), false)
 }
 
 // nextTarget picks an untried available backend of the pool (as the

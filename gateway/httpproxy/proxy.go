@@ -144,15 +144,22 @@ type Options struct {
 	// SendTimeout closes a client connection whose response makes no
 	// progress that long (the client reads nothing); 0 = never.
 	SendTimeout time.Duration
-	Log         *slog.Logger
+	// ShowCause puts the cause of an error the gateway answers itself (a
+	// dial error, a failed exec: addresses and file paths) in the body.
+	// Set it for routes only this machine reaches (a loopback bind); by
+	// default the body names the kind of failure and the cause is logged,
+	// so a client elsewhere learns nothing of the machine's insides.
+	ShowCause bool
+	Log       *slog.Logger
 }
 
 // Proxy serves one route's listener.
 type Proxy struct {
-	opt  Options
-	log  *slog.Logger
-	pool atomic.Pointer[Pool]
-	srv  *fasthttp.Server
+	opt    Options
+	log    *slog.Logger
+	causes causeLog // error causes kept out of answers (cause.go)
+	pool   atomic.Pointer[Pool]
+	srv    *fasthttp.Server
 
 	mu      sync.Mutex
 	closed  bool
@@ -453,7 +460,7 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 		p.fail(ctx, fasthttp.StatusRequestEntityTooLarge, "request body larger than max_body_bytes")
 		return
 	}
-	p.fail(ctx, fasthttp.StatusBadGateway, "backend error: "+lastErr.Error())
+	p.fail(ctx, fasthttp.StatusBadGateway, p.cause("backend error", lastErr))
 }
 
 func nextUntried(pool *Pool, tried uint64) int {
@@ -498,7 +505,28 @@ func (p *Proxy) acquireFailed(ctx *fasthttp.RequestCtx, err error) {
 		code = StatusClientClosed
 		ctx.SetConnectionClose()
 	}
-	p.fail(ctx, code, err.Error())
+	p.fail(ctx, code, p.cause(acquireKind(err), err))
+}
+
+// acquireKind names, without details, why no backend took a request.
+func acquireKind(err error) string {
+	switch {
+	case errors.Is(err, backend.ErrBackoff):
+		return "backend failed its last start; waiting before the next"
+	case errors.Is(err, backend.ErrStartTimeout):
+		return "backend did not become ready within start_timeout"
+	case errors.Is(err, backend.ErrExited):
+		return "backend exited while starting"
+	case errors.Is(err, backend.ErrLaunch):
+		return "backend could not be started"
+	case errors.Is(err, backend.ErrQueueFull):
+		return "too many requests waiting for the backend"
+	case errors.Is(err, backend.ErrStopped):
+		return "backend stopped"
+	case errors.Is(err, backend.ErrClientGone):
+		return "client went away"
+	}
+	return "backend error"
 }
 
 // forward sends the request to t and streams the response back. sent

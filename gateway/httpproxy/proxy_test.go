@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -415,8 +416,54 @@ func TestProxyColdStartErrors(t *testing.T) {
 		t.Fatalf("got %d %q, want 504", code, body)
 	}
 	code, body, _ = get(t, "http://"+gw+"/")
-	if code != http.StatusBadGateway || !strings.Contains(body, "next attempt") {
+	if code != http.StatusBadGateway || !strings.Contains(body, "failed its last start") {
 		t.Fatalf("during backoff: %d %q, want 502", code, body)
+	}
+}
+
+// An error answer's cause (addresses, file paths) is in the body only when
+// the route shows causes (a loopback route); otherwise the body names the
+// kind of failure and the cause goes to the log, once a second at most.
+func TestProxyErrorCauseShownOnlyWhenAsked(t *testing.T) {
+	testutil.VerifyNoLeaks(t, FasthttpIgnores...)
+	const secret = "fork/exec /srv/secret/app: no such file or directory"
+	for _, show := range []bool{false, true} {
+		t.Run(fmt.Sprint("show=", show), func(t *testing.T) {
+			addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+			fails := func(ctx context.Context, _ io.Writer) (backend.Process, error) { return nil, errors.New(secret) }
+			b, err := backend.New(backend.Config{Name: "app", Addr: addr, Launch: fails, StartTimeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close(context.Background())
+			var logBuf testutil.SafeBuffer
+			p := New(Options{ID: "gw", Name: "app", ShowCause: show, Log: slog.New(slog.NewTextHandler(&logBuf, nil))},
+				&Pool{Targets: []*Target{NewTarget(b)}})
+			gw := serve(t, p)
+			for i := range 3 { // the start, then backoff answers
+				code, body, _ := get(t, "http://"+gw+"/")
+				if code != http.StatusBadGateway {
+					t.Fatalf("request %d: %d %q", i, code, body)
+				}
+				if strings.Contains(body, "/srv/secret") != show {
+					t.Fatalf("request %d, show=%v: body %q", i, show, body)
+				}
+				if !show && !strings.Contains(body, "the cause is in the gateway's log") {
+					t.Fatalf("request %d: body %q does not say where the cause is", i, body)
+				}
+			}
+			logged := logBuf.String()
+			if show {
+				if strings.Contains(logged, "gateway error answer") {
+					t.Fatalf("causes shown and logged:\n%s", logged)
+				}
+				return
+			}
+			// Three failures within a second: one line, with the cause.
+			if n := strings.Count(logged, "gateway error answer"); n != 1 || !strings.Contains(logged, "/srv/secret/app") {
+				t.Fatalf("%d log lines, want 1 with the cause:\n%s", n, logged)
+			}
+		})
 	}
 }
 

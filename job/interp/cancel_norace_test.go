@@ -35,7 +35,7 @@ func TestInterpretedCancel(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	out := &syncBuffer{}
+	out := &testutil.SafeBuffer{}
 	go func() {
 		_, err := interp.Run(ctx, interp.Program{Path: prog("forever.go"), Stdout: out}, interp.Interpreted)
 		done <- err
