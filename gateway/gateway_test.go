@@ -241,6 +241,26 @@ func TestExitDuringStart502WithBackoff(t *testing.T) {
 	}
 }
 
+// A route bound to loopback shows the cause of a failed start in the 502
+// body; one bound to every address (reachable from the network) does not.
+func TestErrorCauseOnlyOnLoopbackRoutes(t *testing.T) {
+	leakCheck(t)
+	local, open, in := port(t), port(t), port(t)
+	missing := filepath.Join(t.TempDir(), "no-such-program")
+	route := func(pub, bind string) string {
+		return fmt.Sprintf(`%q: {"bind": %q, "backends": [{"cmd": %q, "internal_port": %q}]}`, pub, bind, missing, in)
+	}
+	startEngine(t, mustConfig(t, `{"routes": {`+route(local, "127.0.0.1")+`, `+route(open, "0.0.0.0")+`}}`), Options{})
+	code, body := get(t, "http://127.0.0.1:"+local+"/")
+	if code != http.StatusBadGateway || !strings.Contains(body, missing) {
+		t.Fatalf("loopback route: %d %q, want 502 naming %s", code, body, missing)
+	}
+	code, body = get(t, "http://127.0.0.1:"+open+"/")
+	if code != http.StatusBadGateway || strings.Contains(body, "no-such-program") || !strings.Contains(body, "gateway's log") {
+		t.Fatalf("0.0.0.0 route: %d %q, want 502 without the cause", code, body)
+	}
+}
+
 func TestCrashMidRequestThenRecovery(t *testing.T) {
 	leakCheck(t)
 	pub, in := port(t), port(t)
