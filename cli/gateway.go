@@ -169,8 +169,13 @@ func newGatewayValidateCmd(env *Env) *cobra.Command {
 		Long: `Check a gateway config file (GopherMesh's config.json, or warren's with its
 additions) strictly: unknown fields, wrong types, unknown protocols and
 policies, duplicate ports, routes without backends and routing loops are
-errors naming the field path. Exits 0 when valid, 1 otherwise. FILE "-"
-reads standard input.`,
+errors naming the field path, every one in the file listed. Exits 0 when
+valid, 1 otherwise. FILE "-" reads standard input.
+
+A backend program that cannot be found from here (a name not on $PATH, a
+path that does not exist or is not executable; relative paths from the
+backend's cwd or the current directory) is a warning on stderr, not an
+error: it may be installed before the first request.`,
 		Example: `  warren gateway validate ~/.config/warren/gateway.json
   warren gateway validate gophermesh/config.json
   warren gateway validate --effective gateway.json   # print it with every default filled in
@@ -203,6 +208,11 @@ reads standard input.`,
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "%s: valid, %d route(s)\n", name, len(n.Routes))
+			// Valid, but a program that is not there fails every request.
+			wd, _ := os.Getwd()
+			for _, p := range config.MissingCommands(cfg, wd) {
+				fmt.Fprintf(env.Stderr, "warning: %v\n", p)
+			}
 			// Columns sized to their widest cell: "127.0.0.1:18080" and a
 			// long route name used to push their line's columns out of line.
 			tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)

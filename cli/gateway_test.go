@@ -30,6 +30,10 @@ func TestGatewayValidate(t *testing.T) {
 	            "8083":{"name":"h","protocol":"tcp","handoff":true,"backends":[{"cmd":"./server"}]}}}`), 0o600)
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"routes":{"8080":{"backends":[{"cmd":"","internal_port":9001}]}}}`), 0o600)
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -45,6 +49,8 @@ func TestGatewayValidate(t *testing.T) {
 		{"no argument", []string{"gateway", "validate"}, 2, "", "accepts 1 arg"},
 		{"help has examples", []string{"gateway", "validate", "--help"}, 0, "warren gateway validate", ""},
 		{"effective fills defaults", []string{"gateway", "validate", "--effective", good}, 0, `"start_timeout": "30s"`, ""},
+		// Valid, with a warning: ./app is taken from the current directory.
+		{"warns of a missing program", []string{"gateway", "validate", good}, 0, "valid", `warning: routes["8080"].backends[0].cmd: ` + filepath.Join(wd, "app") + " does not exist"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

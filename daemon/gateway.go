@@ -154,6 +154,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	g.eng, g.adm, g.set = eng, adm, set
 	g.log.Info("gateway serving", "config", g.ConfigPath, "routes", cfg.Ports(), "admin", adm.URL())
+	g.warnMissingCommands(cfg)
 	return nil
 }
 
@@ -184,7 +185,19 @@ func (g *Gateway) ReloadFromFile() error {
 	}
 	// The engine logs the reload itself ("gateway reloaded", what changed).
 	g.log.Debug("gateway config file applied", "config", g.ConfigPath, "unchanged", len(d.Unchanged))
+	g.warnMissingCommands(cfg)
 	return nil
+}
+
+// warnMissingCommands logs each backend whose program cannot be found: the
+// config is valid (it may be installed later), but until it is, every
+// request to its route fails with 502, which the log should say up front.
+func (g *Gateway) warnMissingCommands(cfg config.Config) {
+	dir, _ := os.Getwd()
+	for _, p := range config.MissingCommands(cfg, dir) {
+		g.log.Warn("backend program not found: its route answers 502 until it is installed",
+			"field", p.Path, "problem", p.Msg, "config", g.ConfigPath)
+	}
 }
 
 // Info describes the gateway for `warren info`.

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -185,4 +186,41 @@ func TestDaemonGatewayBadConfigFailsStart(t *testing.T) {
 		t.Fatalf("second start after a failed one: %v", err)
 	}
 	d2.Close(ctx)
+}
+
+// A valid config whose backend program is missing starts, and the log says
+// which backend and why at start and again at a reload that keeps it.
+func TestGatewayWarnsOfMissingProgram(t *testing.T) {
+	testutil.VerifyNoLeaks(t, httpproxy.FasthttpIgnores...)
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := GatewayConfigPath(dir)
+	admin, route, other := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
+	missing := filepath.Join(dir, "not-installed")
+	doc := func(extra string) string {
+		return fmt.Sprintf(`{"dashboard_port": "%d", "routes": {"%d": {"backends": [{"cmd": %q, "internal_port": "%d"}]}%s}}`,
+			admin, route, missing, testutil.FreePort(t), extra)
+	}
+	if err := os.WriteFile(path, []byte(doc("")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logBuf testutil.SafeBuffer
+	g := &Gateway{ConfigPath: path, Log: slog.New(slog.NewTextHandler(&logBuf, nil))}
+	if err := g.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close(ctx)
+	want := fmt.Sprintf(`field="routes[\"%d\"].backends[0].cmd" problem="%s does not exist"`, route, missing)
+	if n := strings.Count(logBuf.String(), want); n != 1 {
+		t.Fatalf("start: %d warnings, want 1 with %s:\n%s", n, want, logBuf.String())
+	}
+	if err := os.WriteFile(path, []byte(doc(fmt.Sprintf(`, "%d": {"backends": [{"cmd": "internal"}]}`, other))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.ReloadFromFile(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logBuf.String(), want); n != 2 {
+		t.Fatalf("after reload: %d warnings, want 2:\n%s", n, logBuf.String())
+	}
 }
