@@ -707,6 +707,33 @@ func TestStdioRoutes(t *testing.T) {
 	}
 }
 
+// A stdio worker that cannot be started shows in the route's status (it
+// read "ready", healthy, no failures, while every request got 502), and
+// the error clears once a worker starts.
+func TestStdioMissingWorkerShowsInStatus(t *testing.T) {
+	leakCheck(t)
+	ph := port(t)
+	worker := filepath.Join(t.TempDir(), "worker")
+	doc := fmt.Sprintf(`{"routes": {%q: {"protocol": "stdio", "stdio_mode": "http", "backends": [{"cmd": %q}]}}}`, ph, worker)
+	e := startEngine(t, mustConfig(t, doc), Options{})
+	if code, _ := get(t, "http://127.0.0.1:"+ph+"/"); code != http.StatusBadGateway {
+		t.Fatalf("missing worker: %d, want 502", code)
+	}
+	st := e.Status().Routes[0].Backends[0]
+	if st.Failures != 1 || !strings.Contains(st.LastError, worker) {
+		t.Fatalf("status after a failed start: %+v", st)
+	}
+	if err := os.WriteFile(worker, []byte("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(t, "http://127.0.0.1:"+ph+"/"); code != 200 || body != "ok" {
+		t.Fatalf("installed worker: %d %q", code, body)
+	}
+	if st := e.Status().Routes[0].Backends[0]; st.LastError != "" || st.Failures != 1 || !st.Healthy {
+		t.Fatalf("status after a worker started: %+v", st)
+	}
+}
+
 func TestRestartAlwaysRunsWithoutTraffic(t *testing.T) {
 	leakCheck(t)
 	pub, in := port(t), port(t)

@@ -194,8 +194,19 @@ func (e *Engine) stdioBackend(port string, rc config.Route, trusted []string, i 
 	}
 	obs := e.observer()
 	name := config.BackendName(bc, i)
+	s.OnStart = func() {
+		b.WorkerStarted()
+		if obs != nil {
+			obs.BackendEvent(port, name, "start")
+		}
+	}
+	s.OnStartError = func(err error) {
+		b.WorkerFailed(err)
+		if obs != nil {
+			obs.BackendEvent(port, name, "start_failed")
+		}
+	}
 	if obs != nil {
-		s.OnStart = func() { obs.BackendEvent(port, name, "start") }
 		s.OnExit = func(code int, _ time.Duration) {
 			if code != 0 {
 				obs.BackendEvent(port, name, "exit")

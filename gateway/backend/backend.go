@@ -305,6 +305,27 @@ func (b *Backend) Fail() {
 	}
 }
 
+// WorkerFailed records that a per-request worker (a stdio route's) could
+// not be started: such a backend has no process of its own, so without
+// this its status stayed "ready" and healthy while every request failed.
+// It counts as a failure (Stats.Failures, LastError) and for passive
+// health; WorkerStarted clears the error.
+func (b *Backend) WorkerFailed(err error) {
+	b.mu.Lock()
+	b.failures++
+	b.lastErr = err
+	b.mu.Unlock()
+	b.Fail()
+}
+
+// WorkerStarted records a per-request worker that started.
+func (b *Backend) WorkerStarted() {
+	b.mu.Lock()
+	b.lastErr = nil
+	b.mu.Unlock()
+	b.Succeed()
+}
+
 // Succeed records a successful request for passive health.
 func (b *Backend) Succeed() { b.passive.Succeed() }
 

@@ -32,12 +32,14 @@ func (p *fakeProc) PID() int              { return p.pid }
 func (p *fakeProc) Done() <-chan struct{} { return p.done }
 func (p *fakeProc) exit() {
 	p.once.Do(func() {
+		// done closes under mu: the process's goroutine checks it there
+		// before it stores a new listener.
 		p.mu.Lock()
 		if p.ln != nil {
 			p.ln.Close()
 		}
-		p.mu.Unlock()
 		close(p.done)
+		p.mu.Unlock()
 	})
 }
 func (p *fakeProc) Stop(ctx context.Context) error {
@@ -90,6 +92,16 @@ func (f *fakeLauncher) launch(ctx context.Context, logs io.Writer) (Process, err
 			return
 		}
 		p.mu.Lock()
+		select {
+		case <-p.done:
+			// Stopped between the wait and here: exit found no listener
+			// to close, so this one would be accepted on for ever (a CI
+			// run hung 20 minutes in TestExitDuringStartBacksOff's Close).
+			p.mu.Unlock()
+			ln.Close()
+			return
+		default:
+		}
 		p.ln = ln
 		p.mu.Unlock()
 		for {

@@ -77,6 +77,10 @@ type Server struct {
 	// it has exited (code as proc.Process.ExitCode).
 	OnStart func()
 	OnExit  func(code int, ran time.Duration)
+	// OnStartError, if set, is called when a worker cannot be started (no
+	// such program, not executable); not when the request's own context
+	// ended first.
+	OnStartError func(error)
 	// Log receives the server's own messages. nil = discarded.
 	Log *slog.Logger
 
@@ -157,6 +161,9 @@ func (s *Server) start(ctx context.Context, env []string, stdin, stdout *os.File
 		Grace:  s.grace(),
 	})
 	if err != nil {
+		if s.OnStartError != nil && ctx.Err() == nil {
+			s.OnStartError(err)
+		}
 		return nil, fmt.Errorf("stdio: %w", err)
 	}
 	if s.OnStart != nil {
