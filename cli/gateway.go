@@ -151,7 +151,7 @@ func runGateway(ctx context.Context, env *Env, path string) error {
 		}
 	}()
 	err := g.Close(cctx)
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+	if onlyCut(err) {
 		// Requests still running when the grace ran out (or a second
 		// signal came) were cut: the stop that was asked for, not a
 		// failure (a service manager would record one for exit 1).
@@ -159,6 +159,29 @@ func runGateway(ctx context.Context, env *Env, path string) error {
 		return nil
 	}
 	return err
+}
+
+// onlyCut reports whether every failure in err (a tree of wrapped and
+// joined errors) is a context's end: requests cut at shutdown, and nothing
+// else. A close that also failed in another way (a backend that would not
+// stop) is a failure to report, even when it comes joined with a cut.
+func onlyCut(err error) bool {
+	switch e := err.(type) {
+	case nil:
+		return false
+	case interface{ Unwrap() []error }:
+		for _, c := range e.Unwrap() {
+			if c != nil && !onlyCut(c) {
+				return false
+			}
+		}
+		return true
+	case interface{ Unwrap() error }:
+		if c := e.Unwrap(); c != nil {
+			return onlyCut(c)
+		}
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 func newGatewayValidateCmd(env *Env) *cobra.Command {
