@@ -15,34 +15,48 @@ import (
 // process the gateway started failed to bind. So before a start the
 // port must not accept, unless a process of this engine runs there (a
 // reload's predecessor draining on the same port).
+//
+// Processes are recorded by port, not by host:port: the host is a name as
+// the config spells it, and a reload that only respells it (127.0.0.1 to
+// localhost) while the old process drains must find that process ours.
+// Two backends on one port of different hosts then vouch for each other,
+// which only skips the check (the behaviour before the guard).
 type portGuard struct {
 	mu   sync.Mutex
-	live map[string]int // address -> processes of this engine started on it and not yet gone
+	live map[string]int // port -> processes of this engine started on it and not yet gone
+}
+
+func guardKey(addr string) string {
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		return port
+	}
+	return addr
 }
 
 // started records a process of this engine on addr until done closes.
 func (g *portGuard) started(addr string, done <-chan struct{}) {
+	k := guardKey(addr)
 	g.mu.Lock()
 	if g.live == nil {
 		g.live = map[string]int{}
 	}
-	g.live[addr]++
+	g.live[k]++
 	g.mu.Unlock()
 	go func() {
 		<-done
 		g.mu.Lock()
-		if g.live[addr]--; g.live[addr] <= 0 {
-			delete(g.live, addr)
+		if g.live[k]--; g.live[k] <= 0 {
+			delete(g.live, k)
 		}
 		g.mu.Unlock()
 	}()
 }
 
 // check fails when addr accepts connections and no process of this
-// engine runs there.
+// engine runs on its port.
 func (g *portGuard) check(addr string) error {
 	g.mu.Lock()
-	ours := g.live[addr] > 0
+	ours := g.live[guardKey(addr)] > 0
 	g.mu.Unlock()
 	if ours {
 		return nil
