@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,23 +33,6 @@ func TestLastLines(t *testing.T) {
 	}
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestTailFileFollowAcrossRotation(t *testing.T) {
 	testutil.VerifyNoLeaks(t)
 	p := filepath.Join(t.TempDir(), "x.log")
@@ -62,7 +44,7 @@ func TestTailFileFollowAcrossRotation(t *testing.T) {
 		t.Fatalf("tail -n 2: %q %v", out.String(), err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &syncBuf{}
+	w := &testutil.SafeBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- tailFile(ctx, p, 1, true, w) }()
 	appendTo := func(s string) {
