@@ -998,3 +998,34 @@ func TestDiscoverIgnoresOtherWorkDirs(t *testing.T) {
 		t.Fatalf("manager a groups %+v", gs)
 	}
 }
+
+// An auto-remove job its policy restarts is removed after its last run,
+// not after the first: each run leaves a line, and all three are there
+// when the job is gone.
+func TestAutoRemoveWaitsForTheLastRestart(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	e := newEnv(t)
+	m := e.start()
+	runs := filepath.Join(e.wd, "runs")
+	pol, err := ParseRestartPolicy("on-failure:2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := m.Run(bg, Spec{Path: e.script("rm.sh", "echo run >> "+runs+"; exit 1"), Restart: pol, AutoRemove: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 20*time.Second, func() error {
+		if _, err := m.Get(st.ID); err == nil {
+			return errors.New("job still listed")
+		}
+		return nil
+	})
+	b, err := os.ReadFile(runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "run\n"); n != 3 {
+		t.Fatalf("removed after %d runs, want 3 (the first and two restarts)", n)
+	}
+}
