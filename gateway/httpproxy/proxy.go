@@ -505,7 +505,11 @@ func (p *Proxy) acquireFailed(ctx *fasthttp.RequestCtx, err error) {
 		code = StatusClientClosed
 		ctx.SetConnectionClose()
 	}
-	p.fail(ctx, code, p.cause(acquireKind(err), err))
+	msg := err.Error() // the backend's errors say what kind they are
+	if !p.opt.ShowCause {
+		msg = p.cause(acquireKind(err), err)
+	}
+	p.fail(ctx, code, msg)
 }
 
 // acquireKind names, without details, why no backend took a request.
