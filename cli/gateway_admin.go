@@ -46,6 +46,9 @@ func newAdminClient(op, flag string) (*adminClient, error) {
 	c := &adminClient{path: path}
 	tr := &http.Transport{DisableKeepAlives: true}
 	addr := cfg.AdminListen()
+	if r, ok := admin.ReadRunning(path); ok {
+		addr = r.Listen // where the running gateway listens, even if the file was edited since
+	}
 	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
 		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
@@ -87,8 +90,7 @@ func (c *adminClient) do(ctx context.Context, method, path string, body []byte, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("gateway: admin API at %s (from %s): %w (is a gateway running with this config? "+
-			"If its admin address was edited since it started, it still listens on the old one until restarted: kill -HUP <pid> reloads the routes)", c.base, c.path, err)
+		return fmt.Errorf("gateway: admin API at %s (from %s): %w (is a gateway running with this config?)", c.base, c.path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))

@@ -255,10 +255,33 @@ func TestGatewayRunReloadStop(t *testing.T) {
 	if code, out, _ := run(t, "gateway", "reload", "--config", cfgPath); code != 0 || !strings.Contains(out, "unchanged") {
 		t.Fatalf("no-op reload: %d %q", code, out)
 	}
+	// The admin address edited in the file: the API stays where it was
+	// until a restart, and the client commands still find it there (they
+	// knocked on the new address and failed).
+	running := filepath.Join(cfgDir, ".gateway.json.running")
+	if _, err := os.Stat(running); err != nil {
+		t.Fatalf("no record of the running gateway: %v", err)
+	}
+	oldAdmin := admin
+	admin = testutil.FreePort(t)
+	writeCfg(routeA, routeB)
+	code, out, errOut = run(t, "gateway", "reload", "--config", cfgPath)
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("added [%d]", routeB)) {
+		t.Fatalf("reload after editing the admin port: %d %q %q", code, out, errOut)
+	}
+	if code, out, errOut := run(t, "gateway", "status", "--config", cfgPath); code != 0 || !strings.Contains(out, fmt.Sprint(routeB)) {
+		t.Fatalf("status after editing the admin port: %d %q %q", code, out, errOut)
+	}
+	if _, _, err := httpGet(url(oldAdmin, "/healthz")); err != nil {
+		t.Fatalf("the admin API left its address: %v", err)
+	}
 
 	g.cmd.Process.Signal(syscall.SIGTERM)
 	if code := g.wait(t); code != 0 {
 		t.Fatalf("exit %d after SIGTERM\n%s", code, g.out)
+	}
+	if _, err := os.Stat(running); !os.IsNotExist(err) {
+		t.Fatalf("record of a stopped gateway left: %v", err)
 	}
 	if _, _, err := httpGet(url(routeA, "/healthz")); err == nil {
 		t.Fatal("route still served after exit")

@@ -153,6 +153,12 @@ func (g *Gateway) Start(ctx context.Context) error {
 		return fmt.Errorf("gateway: %w (the admin API's address: dashboard_host/dashboard_port or admin.listen in %s)", err, g.ConfigPath)
 	}
 	g.eng, g.adm, g.set = eng, adm, set
+	// Clients find the API through the config file; this record keeps them
+	// finding it after the file's admin address is edited (it moves only at
+	// the next start).
+	if err := admin.WriteRunning(g.ConfigPath, cfg.AdminListen()); err != nil {
+		g.log.Warn("cannot record the admin address: clients will read it from the config file", logging.KeyErr, err)
+	}
 	g.log.Info("gateway serving", "config", g.ConfigPath, "routes", cfg.Ports(), "admin", adm.URL())
 	g.warnMissingCommands(cfg)
 	return nil
@@ -181,7 +187,7 @@ func (g *Gateway) ReloadFromFile() error {
 		return fmt.Errorf("gateway: reload: %s: %w", g.ConfigPath, err)
 	}
 	if cfg.AdminListen() != old.AdminListen() {
-		g.log.Warn("admin listen address changed: the admin API moves at the next start", "listen", old.AdminListen())
+		g.log.Warn("admin listen address changed: the admin API moves at the next start (warren gateway commands still find it)", "listen", old.AdminListen())
 	}
 	// The engine logs the reload itself ("gateway reloaded", what changed).
 	g.log.Debug("gateway config file applied", "config", g.ConfigPath, "unchanged", len(d.Unchanged))
@@ -232,6 +238,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 	g.log.Info("gateway stopping")
 	ctx, cancel := context.WithTimeout(ctx, gatewayShutdownGrace)
 	defer cancel()
+	admin.RemoveRunning(g.ConfigPath)
 	aerr := g.adm.Close(ctx)
 	eerr := g.eng.Shutdown(ctx)
 	g.eng, g.adm = nil, nil

@@ -1,0 +1,50 @@
+package admin
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+func TestRunningRecord(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "gateway.json")
+	if _, ok := ReadRunning(cfg); ok {
+		t.Fatal("a record before any was written")
+	}
+	if err := WriteRunning(cfg, "127.0.0.1:9801"); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(RunningPath(cfg))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("record %v %v, want mode 0600", fi, err)
+	}
+	if r, ok := ReadRunning(cfg); !ok || r.Listen != "127.0.0.1:9801" || r.PID != os.Getpid() {
+		t.Fatalf("read back %+v %v", r, ok)
+	}
+	// A record whose writer is gone (a killed gateway) does not count.
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(Running{PID: dead.Process.Pid, Listen: "127.0.0.1:1"})
+	if err := os.WriteFile(RunningPath(cfg), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := ReadRunning(cfg); ok {
+		t.Fatalf("a dead gateway's record counted: %+v", r)
+	}
+	// RemoveRunning leaves another process's record alone, and removes its own.
+	RemoveRunning(cfg)
+	if _, err := os.Stat(RunningPath(cfg)); err != nil {
+		t.Fatalf("another process's record removed: %v", err)
+	}
+	if err := WriteRunning(cfg, "unix:/run/x.sock"); err != nil {
+		t.Fatal(err)
+	}
+	RemoveRunning(cfg)
+	if _, err := os.Stat(RunningPath(cfg)); !os.IsNotExist(err) {
+		t.Fatalf("own record left: %v", err)
+	}
+}
