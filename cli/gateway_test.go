@@ -529,3 +529,76 @@ func TestGatewaySecondSignalStopsNow(t *testing.T) {
 		t.Errorf("the early stop is not logged:\n%s", g.out)
 	}
 }
+
+// A gateway killed with SIGKILL leaves the children of its backends'
+// wrapper scripts running (Pdeathsig ends the script, not its children),
+// holding the backend's port; the next gateway on the same config kills
+// them and serves, instead of refusing the start while "another program
+// holds internal_port".
+func TestGatewayClearsLeftoversOfAKilledGateway(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed")
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "gateway.json")
+	pidFile := filepath.Join(dir, "server.pid")
+	admin, route, in := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
+	script := fmt.Sprintf("%s -m http.server --bind 127.0.0.1 %d & echo $! > %s; wait", py, in, pidFile)
+	doc := fmt.Sprintf(`{"dashboard_port":"%d","routes":{"%d":{"backends":[{"cmd":"/bin/sh","args":["-c",%q],"cwd":%q,"internal_port":"%d"}]}}}`,
+		admin, route, script, dir, in)
+	if err := os.WriteFile(cfgPath, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	serves := func(g *gatewayProc) {
+		t.Helper()
+		testutil.Eventually(t, 40*time.Second, func() error {
+			code, body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", route))
+			if err != nil || code != 200 {
+				return fmt.Errorf("route: %d %v %.200s\n%s", code, err, body, g.out)
+			}
+			return nil
+		})
+	}
+	g := startGateway(t, nil, "--config", cfgPath)
+	serves(g)
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(first, syscall.SIGKILL) })
+	// The record lists the backend's group (the wrapper's pid, which the
+	// server shares).
+	st, err := proc.ReadStat(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := os.ReadFile(filepath.Join(dir, ".gateway.json.running"))
+	if err != nil || !strings.Contains(string(rec), fmt.Sprintf(`"groups":[%d]`, st.PGID)) {
+		t.Fatalf("record %s (%v), want group %d", rec, err, st.PGID)
+	}
+	g.cmd.Process.Signal(syscall.SIGKILL)
+	g.wait(t)
+	time.Sleep(100 * time.Millisecond) // Pdeathsig's kill of the script is asynchronous
+	if !proc.Alive(first) {
+		t.Fatal("the wrapper's child died with the gateway: nothing left to clear")
+	}
+
+	g = startGateway(t, nil, "--config", cfgPath)
+	serves(g)
+	if proc.Alive(first) {
+		t.Fatalf("the killed gateway's leftover %d still runs", first)
+	}
+	if !strings.Contains(g.out.String(), "killed the leftovers of a gateway that did not stop") {
+		t.Fatalf("no log line for the cleared leftovers:\n%s", g.out)
+	}
+	g.cmd.Process.Signal(syscall.SIGTERM)
+	if code := g.wait(t); code != 0 {
+		t.Fatalf("exit %d\n%s", code, g.out)
+	}
+}

@@ -51,6 +51,7 @@ type Gateway struct {
 	Log *slog.Logger
 
 	mu  sync.Mutex // serialises Start, ReloadFromFile and Close
+	rec runningRecord
 	eng *gateway.Engine
 	adm *admin.Server
 	set *metrics.Set
@@ -124,10 +125,13 @@ func (g *Gateway) Start(ctx context.Context) error {
 		}
 		token = tok
 	}
+	g.rec.init(g.ConfigPath, g.log)
+	g.clearLeftovers()
 	set := metrics.New(metrics.Options{})
 	eng, err := gateway.New(cfg, gateway.Options{
 		Log: base, Metrics: set, ID: g.ID, HealthExtra: g.HealthExtra,
-		Version: buildinfo.Get().Version,
+		Version:         buildinfo.Get().Version,
+		OnProcessGroups: g.rec.setGroups,
 	})
 	// The engine's errors begin "gateway: " already; the file goes last.
 	if err != nil {
@@ -153,12 +157,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		return fmt.Errorf("gateway: %w (the admin API's address: dashboard_host/dashboard_port or admin.listen in %s)", err, g.ConfigPath)
 	}
 	g.eng, g.adm, g.set = eng, adm, set
-	// Clients find the API through the config file; this record keeps them
-	// finding it after the file's admin address is edited (it moves only at
-	// the next start).
-	if err := admin.WriteRunning(g.ConfigPath, cfg.AdminListen()); err != nil {
-		g.log.Warn("cannot record the admin address: clients will read it from the config file", logging.KeyErr, err)
-	}
+	g.rec.start(cfg.AdminListen())
 	g.log.Info("gateway serving", "config", g.ConfigPath, "routes", cfg.Ports(), "admin", adm.URL())
 	g.warnMissingCommands(cfg)
 	return nil
@@ -238,7 +237,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 	g.log.Info("gateway stopping")
 	ctx, cancel := context.WithTimeout(ctx, gatewayShutdownGrace)
 	defer cancel()
-	admin.RemoveRunning(g.ConfigPath)
+	g.rec.stop()
 	aerr := g.adm.Close(ctx)
 	eerr := g.eng.Shutdown(ctx)
 	g.eng, g.adm = nil, nil

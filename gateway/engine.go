@@ -53,6 +53,11 @@ type Options struct {
 	// Observer, if set, is told about requests and backend events instead
 	// of Metrics (tests, other metric systems).
 	Observer Observer
+	// OnProcessGroups, if set, is called with the process groups of the
+	// backend processes running now, after each start and exit, in order
+	// (record them to clear what a killed gateway leaves; groups.go). It
+	// must not call the engine.
+	OnProcessGroups func(pgids []int)
 }
 
 func (e *Engine) observer() Observer {
@@ -95,6 +100,7 @@ type Engine struct {
 
 	sockets socketShare // readiness type socket
 	ports   portGuard   // addresses this engine's processes listen on (portguard.go)
+	groups  groupSet    // process groups of the backends running (groups.go)
 }
 
 // New validates cfg and returns an engine that has not opened anything yet.
@@ -120,6 +126,7 @@ func New(cfg config.Config, opts Options) (*Engine, error) {
 		routes:  map[string]*route{},
 		done:    make(chan struct{}),
 		started: time.Now(),
+		groups:  groupSet{notify: opts.OnProcessGroups},
 	}, nil
 }
 
@@ -557,6 +564,7 @@ func (e *Engine) launcher(bc config.Backend, grace time.Duration, sock *activati
 			return nil, err
 		}
 		e.ports.started(addr, p.Done())
+		e.groups.add(p.PID(), p.Done()) // proc.Start makes it a group leader
 		return p, nil
 	}
 }

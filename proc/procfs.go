@@ -209,3 +209,40 @@ func KillSession(sid int, sig syscall.Signal) []int {
 	}
 	return out
 }
+
+// KillOrphanedGroup sends sig to every live member of process group pgid
+// whose leader is gone, and returns their pids; a group whose leader
+// (pid == pgid) still runs is left alone. It clears what a killed parent
+// left behind when it recorded its children's groups (each child a group
+// leader, killed with it by Pdeathsig): the children of a wrapper script
+// stay in the group, and a process group ID stays allocated while any
+// member lives. A group that emptied may have its ID reused by an
+// unrelated process as leader of a new group: such a group has its leader,
+// and is skipped.
+func KillOrphanedGroup(pgid int, sig syscall.Signal) []int {
+	if pgid <= 1 {
+		return nil
+	}
+	pids, err := allPIDs()
+	if err != nil {
+		return nil
+	}
+	var members []int
+	for _, pid := range pids {
+		st, err := ReadStat(pid)
+		if err != nil || st.PGID != pgid || st.State == 'Z' || pid == os.Getpid() {
+			continue
+		}
+		if pid == pgid {
+			return nil // its leader runs: not an orphaned group
+		}
+		members = append(members, pid)
+	}
+	var out []int
+	for _, pid := range members {
+		if syscall.Kill(pid, sig) == nil {
+			out = append(out, pid)
+		}
+	}
+	return out
+}

@@ -14,9 +14,14 @@ import (
 // config file, but the API stays where it was started when the file's
 // admin address is edited (it moves at the next start), so a client that
 // read only the file would knock on the new address and find nobody.
+//
+// It also lists the process groups of the backends running, so that the
+// next gateway started with the file can clear what a killed one left
+// (LeftoverGroups).
 type Running struct {
 	PID    int    `json:"pid"`
-	Listen string `json:"listen"` // as config.AdminListen: "127.0.0.1:9800" or "unix:/path"
+	Listen string `json:"listen,omitempty"` // as config.AdminListen: "127.0.0.1:9800" or "unix:/path"; "" before the API is up
+	Groups []int  `json:"groups,omitempty"` // process groups of the backends running
 }
 
 // RunningPath is the record's path for a config file: a hidden file beside
@@ -25,11 +30,12 @@ func RunningPath(configPath string) string {
 	return filepath.Join(filepath.Dir(configPath), "."+filepath.Base(configPath)+".running")
 }
 
-// WriteRunning records this process's admin address for configPath,
+// WriteRunning records r, with this process's pid, for configPath,
 // atomically (a reader never sees half a record) and readable by the
 // owner only.
-func WriteRunning(configPath, listen string) error {
-	data, err := json.Marshal(Running{PID: os.Getpid(), Listen: listen})
+func WriteRunning(configPath string, r Running) error {
+	r.PID = os.Getpid()
+	data, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
@@ -61,16 +67,35 @@ func RemoveRunning(configPath string) {
 }
 
 // ReadRunning returns the record for configPath if the process that wrote
-// it still runs; a record left by a killed gateway does not count.
+// it still runs and its API is up; a record left by a killed gateway does
+// not count.
 func ReadRunning(configPath string) (Running, bool) {
 	r, ok := readRunning(configPath)
-	if !ok || r.PID <= 0 {
-		return Running{}, false
-	}
-	if err := syscall.Kill(r.PID, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+	if !ok || r.Listen == "" || !alive(r.PID) {
 		return Running{}, false
 	}
 	return r, true
+}
+
+// TakeLeftovers returns the process groups a gateway that died without
+// stopping (killed) recorded for configPath, its backends' groups, where
+// the children of wrapper scripts may still run, and removes its record.
+// None while the writer runs.
+func TakeLeftovers(configPath string) []int {
+	r, ok := readRunning(configPath)
+	if !ok || alive(r.PID) {
+		return nil
+	}
+	os.Remove(RunningPath(configPath))
+	return r.Groups
+}
+
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 func readRunning(configPath string) (Running, bool) {
@@ -79,7 +104,7 @@ func readRunning(configPath string) (Running, bool) {
 		return Running{}, false
 	}
 	var r Running
-	if json.Unmarshal(data, &r) != nil || r.Listen == "" {
+	if json.Unmarshal(data, &r) != nil || r.PID <= 0 {
 		return Running{}, false
 	}
 	return r, true

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -13,7 +14,7 @@ func TestRunningRecord(t *testing.T) {
 	if _, ok := ReadRunning(cfg); ok {
 		t.Fatal("a record before any was written")
 	}
-	if err := WriteRunning(cfg, "127.0.0.1:9801"); err != nil {
+	if err := WriteRunning(cfg, Running{Listen: "127.0.0.1:9801", Groups: []int{7, 9}}); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(RunningPath(cfg))
@@ -23,24 +24,37 @@ func TestRunningRecord(t *testing.T) {
 	if r, ok := ReadRunning(cfg); !ok || r.Listen != "127.0.0.1:9801" || r.PID != os.Getpid() {
 		t.Fatalf("read back %+v %v", r, ok)
 	}
-	// A record whose writer is gone (a killed gateway) does not count.
+	if g := TakeLeftovers(cfg); g != nil {
+		t.Fatalf("leftovers %v of a gateway that runs", g)
+	}
+	// A record whose writer is gone (a killed gateway) does not count for
+	// clients, and gives its groups, once, to the next start.
 	dead := exec.Command("true")
 	if err := dead.Run(); err != nil {
 		t.Fatal(err)
 	}
-	data, _ := json.Marshal(Running{PID: dead.Process.Pid, Listen: "127.0.0.1:1"})
+	data, _ := json.Marshal(Running{PID: dead.Process.Pid, Listen: "127.0.0.1:1", Groups: []int{41, 42}})
 	if err := os.WriteFile(RunningPath(cfg), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if r, ok := ReadRunning(cfg); ok {
 		t.Fatalf("a dead gateway's record counted: %+v", r)
 	}
+	if g := TakeLeftovers(cfg); !slices.Equal(g, []int{41, 42}) {
+		t.Fatalf("leftovers %v, want [41 42]", g)
+	}
+	if g := TakeLeftovers(cfg); g != nil {
+		t.Fatalf("leftovers taken twice: %v", g)
+	}
+	if err := os.WriteFile(RunningPath(cfg), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	// RemoveRunning leaves another process's record alone, and removes its own.
 	RemoveRunning(cfg)
 	if _, err := os.Stat(RunningPath(cfg)); err != nil {
 		t.Fatalf("another process's record removed: %v", err)
 	}
-	if err := WriteRunning(cfg, "unix:/run/x.sock"); err != nil {
+	if err := WriteRunning(cfg, Running{Listen: "unix:/run/x.sock"}); err != nil {
 		t.Fatal(err)
 	}
 	RemoveRunning(cfg)
