@@ -315,6 +315,7 @@ func (m *Manager) AttachStreams(ctx context.Context, id string, stdin io.Reader,
 			}
 		}
 		if f.Exit != nil {
+			m.awaitSettled(ctx, st.ID)
 			if f.Msg != "" {
 				return *f.Exit, fmt.Errorf("job %s: %s", st.ID, f.Msg)
 			}

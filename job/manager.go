@@ -60,6 +60,9 @@ type Manager struct {
 	saveMu  sync.Mutex
 	dirty   chan struct{}
 	client  *service.Client
+	// changed is closed (and replaced) when a job's status or presence
+	// changes, for waiters (settle.go).
+	changed chan struct{}
 }
 
 // Lock order: Manager.mu, then mgroup fields (guarded by Manager.mu too);
@@ -801,7 +804,8 @@ func (m *Manager) observe(g *mgroup, st Status) {
 		return // removed or moved meanwhile, or an older report
 	}
 	j.st = st
-	remove := st.AutoRemove && st.State.Terminal() && st.State != StateStopped && j.want == wantRunning
+	remove := autoRemoves(j)
+	m.changedLocked()
 	m.mu.Unlock()
 	m.markDirty()
 	if remove {
@@ -1108,6 +1112,7 @@ func (m *Manager) RemoveJob(ctx context.Context, id string) (Status, error) {
 	}
 	m.mu.Lock()
 	delete(m.jobs, st.ID)
+	m.changedLocked()
 	m.mu.Unlock()
 	for _, f := range proc.LogFiles(jobLogPath(m.WorkDir, st.ID), 0) {
 		os.Remove(f)
