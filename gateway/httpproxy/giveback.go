@@ -126,7 +126,7 @@ func (p *Proxy) backToLane(lane *lane, c net.Conn) {
 		}
 	}
 	sock, _ := socketOf(c)
-	if sock == nil || !lane.add(sock, pre) {
+	if sock == nil || !lane.add(sock, pre, false) {
 		p.log.Debug("giving a connection back to the lane failed; closing it")
 	}
 }

@@ -107,8 +107,11 @@ func allReady(pool *Pool) bool {
 
 // add takes a client connection into a loop, with pre, bytes already read
 // from it, as the start of its input; or returns false (the caller then
-// serves it on the general path).
-func (ln *lane) add(nc net.Conn, pre []byte) bool {
+// serves it on the general path). first: a new connection, whose first
+// request gets ReadHeaderTimeout from now, as on the general path
+// (fasthttp's ReadTimeout; IdleTimeout runs only between requests); a
+// connection given back by the general path is between requests.
+func (ln *lane) add(nc net.Conn, pre []byte, first bool) bool {
 	sc, ok := nc.(*net.TCPConn)
 	if !ok {
 		return false
@@ -134,6 +137,9 @@ func (ln *lane) add(nc net.Conn, pre []byte) bool {
 		}
 		ll.now = time.Now() // the tick does not run while a loop is empty
 		lc := &laneClient{ll: ll, ip: ip, ipStr: string(ip), last: ll.now}
+		if first {
+			lc.headStart = ll.now
+		}
 		c, err := ll.l.Add(fd, clientHandler{}, lc)
 		if err != nil {
 			unix.Close(fd)

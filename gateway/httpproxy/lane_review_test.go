@@ -257,3 +257,52 @@ func laneQueued(p *Proxy) (queued int, busy int) {
 	}
 	return
 }
+
+// A new connection's first request gets ReadHeaderTimeout, as on the
+// general path (fasthttp's ReadTimeout runs from the accept; IdleTimeout
+// only between requests). The lane timed it by IdleTimeout from the
+// accept: a client slower than that to send its first request (a loaded
+// machine: TestReviewLaneIdleTimeoutTruncatesQueuedResponse's client) was
+// closed, and its request then met a reset.
+func TestLaneFirstRequestTimedByReadHeaderTimeout(t *testing.T) {
+	addr := pathBackend(t, func(path string, c net.Conn) bool {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return true
+	})
+	p := New(Options{ID: "gw1", IdleTimeout: 100 * time.Millisecond, ReadHeaderTimeout: 2 * time.Second},
+		&Pool{Targets: []*Target{fixed(t, "a", addr)}})
+	gw := serve(t, p)
+	c, err := net.Dial("tcp", gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The client takes 5 idle timeouts (and ticks) to send its request:
+	// the test's subject, not a synchronisation.
+	time.Sleep(500 * time.Millisecond)
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("a first request sent after the idle timeout (within read_header_timeout): %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || laneServed(p) != 1 {
+		t.Fatalf("status %d, lane served %d", resp.StatusCode, laneServed(p))
+	}
+
+	// A connection that sends nothing is still closed, after ReadHeaderTimeout.
+	start := time.Now()
+	d, err := net.Dial("tcp", gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	d.SetDeadline(time.Now().Add(20 * time.Second))
+	if n, err := d.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("a silent connection: read %d %v, want EOF", n, err)
+	}
+	if took := time.Since(start); took < 2*time.Second {
+		t.Fatalf("a silent connection closed after %v, before read_header_timeout (2s)", took)
+	}
+}

@@ -257,7 +257,7 @@ func (p *Proxy) Serve(ln net.Listener) error {
 			return fmt.Errorf("httpproxy: serve %s: %w", ln.Addr(), err)
 		}
 		delay = 0
-		if lane != nil && p.pool.Load().lane && lane.add(c, nil) {
+		if lane != nil && p.pool.Load().lane && lane.add(c, nil, true) {
 			continue
 		}
 		p.toGeneral(c)
