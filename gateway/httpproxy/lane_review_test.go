@@ -134,6 +134,12 @@ func bigBackend(t *testing.T, size int) string {
 // about chunk bytes per 20ms in the background; it returns the body size
 // read (and the error that ended it) on the channel.
 func slowGet(t *testing.T, gw string, chunk int) chan string {
+	return slowGetBetween(t, gw, chunk, nil)
+}
+
+// slowGetBetween is slowGet calling between (unless nil) before each
+// chunk it reads: the client reads nothing while it runs.
+func slowGetBetween(t *testing.T, gw string, chunk int, between func()) chan string {
 	c, err := net.Dial("tcp", gw)
 	if err != nil {
 		t.Fatal(err)
@@ -152,6 +158,9 @@ func slowGet(t *testing.T, gw string, chunk int) chan string {
 		var n int64
 		buf := make([]byte, chunk)
 		for {
+			if between != nil {
+				between()
+			}
 			m, err := io.ReadFull(resp.Body, buf)
 			n += int64(m)
 			if err != nil {
@@ -173,13 +182,37 @@ func TestReviewLaneShutdownTruncatesQueuedResponse(t *testing.T) {
 	const size = 8 << 20
 	p := New(Options{ID: "gw1"}, &Pool{Targets: []*Target{fixed(t, "a", bigBackend(t, size))}})
 	gwAddr, served := serveOwn(t, p)
-	res := slowGet(t, gwAddr, 64<<10)
-	// Wait for the moment the response is complete on the lane (not busy)
-	// but not all written to the client yet.
-	waitFor(t, func() bool { q, b := laneQueued(p); return laneServed(p) == 1 && b == 0 && q > 0 })
+	// The moment to shut down: the response is complete on the lane (not
+	// busy) but not all written to the client yet. The client checks for
+	// it between its reads and, once there, reads no more until the
+	// shutdown has begun: only its reads end that moment, which a test
+	// polling beside a reading client could miss on a loaded machine
+	// (it did: "condition not met in 5s", 1 in 8 runs under load).
+	held, resume := make(chan struct{}), make(chan struct{})
+	res := slowGetBetween(t, gwAddr, 64<<10, func() {
+		if held == nil {
+			return
+		}
+		if q, b := laneQueued(p); laneServed(p) == 1 && b == 0 && q > 0 {
+			close(held)
+			<-resume
+			held = nil
+		}
+	})
+	select {
+	case <-held:
+	case got := <-res:
+		t.Fatalf("the client read %q and never saw the response complete on the lane with output queued", got)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := p.Shutdown(ctx); err != nil {
+	shut := make(chan error, 1)
+	go func() { shut <- p.Shutdown(ctx) }()
+	// The client reads again once shutdown has dealt with the connection:
+	// closed it (the bug) or marked it to close once its output is out.
+	waitFor(t, func() bool { return laneClientsClosing(p) })
+	close(resume)
+	if err := <-shut; err != nil {
 		t.Error(err)
 	}
 	<-served
@@ -233,6 +266,28 @@ func TestReviewLaneActiveReturnsToZero(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	c.Close()
 	waitFor(t, func() bool { return tg.Backend.Active() == 0 })
+}
+
+// laneClientsClosing reports that every client connection of the lane is
+// closed or set to close once its output is out (tests).
+func laneClientsClosing(p *Proxy) bool {
+	ln := laneOf(p)
+	if ln == nil {
+		return false
+	}
+	all := true
+	for _, ll := range ln.loops {
+		done := make(chan struct{})
+		if ll.l.Post(func() {
+			for lc := range ll.clients {
+				all = all && lc.closeWhenSent
+			}
+			close(done)
+		}) == nil {
+			<-done
+		}
+	}
+	return all
 }
 
 // laneQueued is the client output the lane's loops hold (tests).
