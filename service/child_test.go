@@ -111,7 +111,9 @@ func runChild() int {
 	return code
 }
 
-// exchange discovers test/<name> and checks n echoes.
+// exchange discovers test/<name> and checks n echoes. Each echo has 20s
+// (a hang fails); the n together have no deadline but ctx's: how fast
+// they go depends on the machine's load (both processes run with -race).
 func exchange(ctx context.Context, c *service.Client, name string, n int) error {
 	conn, err := c.Discover(ctx, "test", name)
 	if err != nil {
@@ -121,7 +123,10 @@ func exchange(ctx context.Context, c *service.Client, name string, n int) error 
 	for i := range n {
 		want := EchoReply{Msg: fmt.Sprintf("m%d", i), Num: int32(i)}
 		var got EchoReply
-		if err := conn.SendRecv(ctx, Echo{Msg: want.Msg, Num: want.Num}, &got); err != nil {
+		mctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		err := conn.SendRecv(mctx, Echo{Msg: want.Msg, Num: want.Num}, &got)
+		cancel()
+		if err != nil {
 			return fmt.Errorf("message %d: %w", i, err)
 		}
 		if got != want {

@@ -492,7 +492,7 @@ func TestTwoProcesses(t *testing.T) {
 	e.serve(service.ScopeOS, func(s *service.Server) error { return s.Publish("test", "parent", Echo{}) })
 	ch := startChild(t, "peer", e.dir)
 	c := e.client(service.ScopeOS, service.WithDiscoverTimeout(20*time.Second))
-	if err := exchange(ctxT(t), c, "child", 10000); err != nil {
+	if err := exchange(t.Context(), c, "child", 10000); err != nil {
 		t.Fatal(err)
 	}
 	ch.expect(t, "ok")
