@@ -126,7 +126,10 @@ func (e *env) serve(scope service.Scope, publish func(*service.Server) error, mo
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(context.Background()) }()
 	e.t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// Only a hang waits this long: a server that has just torn down
+		// TestTooManyStreams' 65 536 streams took over 10s to close under
+		// -race on a loaded 2-core machine (1-2s with less load).
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		if err := srv.Close(ctx); err != nil {
 			e.t.Errorf("close: %v", err)
