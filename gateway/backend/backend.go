@@ -602,7 +602,12 @@ func (b *Backend) supervise(att *attempt) {
 			return
 		case <-idle:
 			since := time.Since(time.Unix(0, b.lastUsed.Load()))
-			if since >= b.cfg.IdleTimeout && b.cfg.Busy != nil && b.cfg.Busy() {
+			if since >= b.cfg.IdleTimeout && (b.active.Load() > 0 || b.cfg.Busy != nil && b.cfg.Busy()) {
+				// In use (a request in flight, or the program's own
+				// connections): a whole idle period from now. Without
+				// the active check a long request (SSE, a download)
+				// made this a 1 ms poll, each turn flipping the state to
+				// draining and back, which requests arriving then saw.
 				b.lastUsed.Store(time.Now().UnixNano())
 				since = 0
 			}

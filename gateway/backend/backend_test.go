@@ -140,7 +140,11 @@ func newBackend(t *testing.T, f *fakeLauncher, mod func(*Config)) *Backend {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := b.Close(context.Background()); err != nil {
+		// Bounded: a test that failed holding a request would otherwise
+		// keep Close draining for ever (the package hung to its timeout).
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := b.Close(ctx); err != nil {
 			t.Errorf("close: %v", err)
 		}
 		if err := f.allStopped(); err != nil {
@@ -240,6 +244,33 @@ func TestExitDuringStartBacksOff(t *testing.T) {
 	b.Release()
 	if n := f.launches.Load(); n != 2 {
 		t.Fatalf("%d launches, want 2", n)
+	}
+}
+
+// A backend with a request in flight longer than idle_timeout stays ready
+// without a change of state: the idle check flipped it to draining and
+// back every millisecond (requests arriving then took the slow path, and
+// TestIdleTimeoutScalesToZero once read "draining" for a busy backend).
+func TestBusyBackendStateHoldsStill(t *testing.T) {
+	testutil.VerifyNoLeaks(t)
+	f := &fakeLauncher{listenAfter: 0, exitAfter: -1}
+	b := newBackend(t, f, func(c *Config) { c.IdleTimeout = 20 * time.Millisecond })
+	if err := b.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b.mu.Lock()
+	changed := b.changed
+	b.mu.Unlock()
+	select {
+	case <-changed:
+		st := b.State()
+		b.Release()
+		t.Fatalf("state changed (now %s) while a request was in flight", st)
+	case <-time.After(300 * time.Millisecond): // 15 idle periods
+	}
+	b.Release()
+	if err := b.WaitState(ctxT(t, 5*time.Second), Dormant); err != nil {
+		t.Fatal(err)
 	}
 }
 
