@@ -184,6 +184,35 @@ func childPIDs() ([]int, error) {
 	return out, nil
 }
 
+// othersWhere returns the live processes (zombies excluded), other than
+// this one, whose stat matches keep.
+func othersWhere(keep func(Stat) bool) []Stat {
+	pids, err := allPIDs()
+	if err != nil {
+		return nil
+	}
+	var out []Stat
+	for _, pid := range pids {
+		st, err := ReadStat(pid)
+		if err != nil || st.State == 'Z' || pid == os.Getpid() || !keep(st) {
+			continue
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// killAll sends sig to each process and returns those it reached.
+func killAll(sts []Stat, sig syscall.Signal) []int {
+	var out []int
+	for _, st := range sts {
+		if syscall.Kill(st.PID, sig) == nil {
+			out = append(out, st.PID)
+		}
+	}
+	return out
+}
+
 // KillSession sends sig to every live process in session sid and returns
 // their pids. A session ID stays allocated while any member lives, so this
 // never hits an unrelated process: use it to clear what a dead session
@@ -193,21 +222,7 @@ func KillSession(sid int, sig syscall.Signal) []int {
 	if sid <= 1 {
 		return nil
 	}
-	pids, err := allPIDs()
-	if err != nil {
-		return nil
-	}
-	var out []int
-	for _, pid := range pids {
-		st, err := ReadStat(pid)
-		if err != nil || st.SID != sid || st.State == 'Z' || pid == os.Getpid() {
-			continue
-		}
-		if syscall.Kill(pid, sig) == nil {
-			out = append(out, pid)
-		}
-	}
-	return out
+	return killAll(othersWhere(func(st Stat) bool { return st.SID == sid }), sig)
 }
 
 // KillOrphanedGroup sends sig to every live member of process group pgid
@@ -223,26 +238,11 @@ func KillOrphanedGroup(pgid int, sig syscall.Signal) []int {
 	if pgid <= 1 {
 		return nil
 	}
-	pids, err := allPIDs()
-	if err != nil {
-		return nil
-	}
-	var members []int
-	for _, pid := range pids {
-		st, err := ReadStat(pid)
-		if err != nil || st.PGID != pgid || st.State == 'Z' || pid == os.Getpid() {
-			continue
-		}
-		if pid == pgid {
+	members := othersWhere(func(st Stat) bool { return st.PGID == pgid })
+	for _, st := range members {
+		if st.PID == pgid {
 			return nil // its leader runs: not an orphaned group
 		}
-		members = append(members, pid)
 	}
-	var out []int
-	for _, pid := range members {
-		if syscall.Kill(pid, sig) == nil {
-			out = append(out, pid)
-		}
-	}
-	return out
+	return killAll(members, sig)
 }
