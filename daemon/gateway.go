@@ -132,6 +132,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		Log: base, Metrics: set, ID: g.ID, HealthExtra: g.HealthExtra,
 		Version:         buildinfo.Get().Version,
 		OnProcessGroups: g.rec.setGroups,
+		BackendEnv:      g.rec.backendEnv(),
 	})
 	// The engine's errors begin "gateway: " already; the file goes last.
 	if err != nil {
@@ -237,9 +238,11 @@ func (g *Gateway) Close(ctx context.Context) error {
 	g.log.Info("gateway stopping")
 	ctx, cancel := context.WithTimeout(ctx, gatewayShutdownGrace)
 	defer cancel()
-	g.rec.stop()
 	aerr := g.adm.Close(ctx)
 	eerr := g.eng.Shutdown(ctx)
+	// Removed only now: killed during a slow stop, the gateway leaves a
+	// record for the next start to clear its backends' leftovers.
+	g.rec.stop()
 	g.eng, g.adm = nil, nil
 	if err := errors.Join(aerr, eerr); err != nil {
 		return fmt.Errorf("gateway: close: %w", err)

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"sync"
 	"syscall"
@@ -24,13 +26,29 @@ type runningRecord struct {
 	on     bool
 	listen string
 	groups []int
+	mark   string // "WARREN_GATEWAY_RUN=<random>": in every backend's environment
 	warned bool
 }
 
+// markVar names the environment variable that marks a gateway's backend
+// processes (and, by inheritance, their children) with its run's token.
+const markVar = "WARREN_GATEWAY_RUN"
+
+// init starts a new run: a new mark, nothing recorded yet.
 func (r *runningRecord) init(configPath string, log *slog.Logger) {
+	var b [12]byte
+	rand.Read(b[:])
 	r.mu.Lock()
 	r.path, r.log, r.on, r.groups, r.warned = configPath, log, false, nil, false
+	r.mark = markVar + "=" + hex.EncodeToString(b[:])
 	r.mu.Unlock()
+}
+
+// backendEnv is the engine's BackendEnv: the run's mark.
+func (r *runningRecord) backendEnv() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return []string{r.mark}
 }
 
 // setGroups is the engine's OnProcessGroups.
@@ -62,7 +80,7 @@ func (r *runningRecord) stop() {
 }
 
 func (r *runningRecord) writeLocked() {
-	err := admin.WriteRunning(r.path, admin.Running{Listen: r.listen, Groups: r.groups})
+	err := admin.WriteRunning(r.path, admin.Running{Listen: r.listen, Groups: r.groups, Mark: r.mark})
 	if err != nil && !r.warned {
 		r.warned = true
 		r.log.Warn("cannot record the running gateway beside its config: clients read the admin address from the file, and a crash's leftovers are not cleared", logging.KeyErr, err)
@@ -72,12 +90,15 @@ func (r *runningRecord) writeLocked() {
 // clearLeftovers kills what a gateway killed on this config left running:
 // the children of its backends' wrapper scripts, which Pdeathsig did not
 // reach and which would hold the backends' ports (a start is refused while
-// another program accepts on internal_port). It waits, briefly, for them
-// to be gone.
+// another program accepts on internal_port). Only processes in the
+// recorded groups that carry that gateway's mark in their environment are
+// killed: a number alone may name anyone's group after a reboot. It
+// waits, briefly, for them to be gone.
 func (g *Gateway) clearLeftovers() {
 	var killed []int
-	for _, pg := range admin.TakeLeftovers(g.ConfigPath) {
-		killed = append(killed, proc.KillOrphanedGroup(pg, syscall.SIGKILL)...)
+	groups, mark := admin.TakeLeftovers(g.ConfigPath)
+	for _, pg := range groups {
+		killed = append(killed, proc.KillOrphanedGroup(pg, mark, syscall.SIGKILL)...)
 	}
 	if len(killed) == 0 {
 		return

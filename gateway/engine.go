@@ -58,6 +58,11 @@ type Options struct {
 	// (record them to clear what a killed gateway leaves; groups.go). It
 	// must not call the engine.
 	OnProcessGroups func(pgids []int)
+	// BackendEnv is added to every backend process's environment (after
+	// the gateway's own, before the backend's env): the daemon marks its
+	// processes with it, so that what a killed gateway left can be told
+	// from anyone else's.
+	BackendEnv []string
 }
 
 func (e *Engine) observer() Observer {
@@ -524,7 +529,7 @@ func (e *Engine) newBackend(port string, r config.Route, i int, hand *handoffSta
 // as fd 3 and the systemd variables, through activationWrapper.
 func (e *Engine) launcher(bc config.Backend, grace time.Duration, sock *activationSocket) backend.Launcher {
 	return func(ctx context.Context, logs io.Writer) (backend.Process, error) {
-		env := os.Environ()
+		env := append(os.Environ(), e.opts.BackendEnv...)
 		keys := make([]string, 0, len(bc.Env))
 		for k := range bc.Env {
 			keys = append(keys, k)

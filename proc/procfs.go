@@ -234,8 +234,14 @@ func KillSession(sid int, sig syscall.Signal) []int {
 // member lives. A group that emptied may have its ID reused by an
 // unrelated process as leader of a new group: such a group has its leader,
 // and is skipped.
-func KillOrphanedGroup(pgid int, sig syscall.Signal) []int {
-	if pgid <= 1 {
+//
+// A group without its leader is common (a pipeline whose first command
+// ended, a double-forked daemon), and after a reboot or a pid's reuse a
+// recorded number may name someone else's: so only members whose
+// environment holds mark ("NAME=value", set by the parent on its
+// children and inherited by theirs) are killed; an empty mark kills none.
+func KillOrphanedGroup(pgid int, mark string, sig syscall.Signal) []int {
+	if pgid <= 1 || mark == "" {
 		return nil
 	}
 	members := othersWhere(func(st Stat) bool { return st.PGID == pgid })
@@ -244,5 +250,26 @@ func KillOrphanedGroup(pgid int, sig syscall.Signal) []int {
 			return nil // its leader runs: not an orphaned group
 		}
 	}
-	return killAll(members, sig)
+	marked := members[:0]
+	for _, st := range members {
+		if hasEnv(st.PID, mark) {
+			marked = append(marked, st)
+		}
+	}
+	return killAll(marked, sig)
+}
+
+// hasEnv reports whether process pid's environment (as it was at exec)
+// holds the entry kv exactly; false when it cannot be read.
+func hasEnv(pid int, kv string) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return false
+	}
+	for _, e := range bytes.Split(b, []byte{0}) {
+		if string(e) == kv {
+			return true
+		}
+	}
+	return false
 }

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,6 +21,7 @@ type Running struct {
 	PID    int    `json:"pid"`
 	Listen string `json:"listen,omitempty"` // as config.AdminListen: "127.0.0.1:9800" or "unix:/path"; "" before the API is up
 	Groups []int  `json:"groups,omitempty"` // process groups of the backends running
+	Mark   string `json:"mark,omitempty"`   // "NAME=value" in every backend's environment
 }
 
 // RunningPath is the record's path for a config file: a hidden file beside
@@ -79,27 +79,40 @@ func ReadRunning(configPath string) (Running, bool) {
 
 // TakeLeftovers returns the process groups a gateway that died without
 // stopping (killed) recorded for configPath, its backends' groups, where
-// the children of wrapper scripts may still run, and removes its record.
-// None while the writer runs.
-func TakeLeftovers(configPath string) []int {
+// the children of wrapper scripts may still run, with the mark its
+// backends carry in their environment, and removes its record. None
+// while the writer runs.
+func TakeLeftovers(configPath string) (groups []int, mark string) {
 	r, ok := readRunning(configPath)
 	if !ok || alive(r.PID) {
-		return nil
+		return nil, ""
 	}
 	os.Remove(RunningPath(configPath))
-	return r.Groups
+	return r.Groups, r.Mark
 }
 
 func alive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	// EPERM is another user's process: the pid was reused, since the
+	// record is this user's (readRunning).
+	return syscall.Kill(pid, 0) == nil
 }
 
 func readRunning(configPath string) (Running, bool) {
-	data, err := os.ReadFile(RunningPath(configPath))
+	// Only a record this user wrote counts: the address gets the admin
+	// token, the groups get SIGKILL, and a config in a directory others
+	// can write to (a sticky /tmp) must not let them plant one.
+	p := RunningPath(configPath)
+	fi, err := os.Lstat(p)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 != 0 {
+		return Running{}, false
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != os.Getuid() {
+		return Running{}, false
+	}
+	data, err := os.ReadFile(p)
 	if err != nil {
 		return Running{}, false
 	}
