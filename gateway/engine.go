@@ -55,7 +55,7 @@ type Options struct {
 	Observer Observer
 	// OnProcessGroups, if set, is called with the process groups of the
 	// backend processes running now, after each start and exit, in order
-	// (record them to clear what a killed gateway leaves; groups.go). It
+	// (record them to clear what a killed gateway leaves; livecount.go). It
 	// must not call the engine.
 	OnProcessGroups func(pgids []int)
 	// BackendEnv is added to every backend process's environment (after
@@ -103,9 +103,9 @@ type Engine struct {
 	done    chan struct{} // closed by Shutdown
 	bg      sync.WaitGroup
 
-	sockets socketShare // readiness type socket
-	ports   portGuard   // addresses this engine's processes listen on (portguard.go)
-	groups  groupSet    // process groups of the backends running (groups.go)
+	sockets socketShare  // readiness type socket
+	ports   portGuard    // addresses this engine's processes listen on (portguard.go)
+	groups  liveSet[int] // process groups of the backends running, reported to OnProcessGroups
 }
 
 // New validates cfg and returns an engine that has not opened anything yet.
@@ -131,7 +131,7 @@ func New(cfg config.Config, opts Options) (*Engine, error) {
 		routes:  map[string]*route{},
 		done:    make(chan struct{}),
 		started: time.Now(),
-		groups:  groupSet{notify: opts.OnProcessGroups},
+		groups:  liveSet[int]{onChange: opts.OnProcessGroups},
 	}, nil
 }
 
@@ -569,7 +569,9 @@ func (e *Engine) launcher(bc config.Backend, grace time.Duration, sock *activati
 			return nil, err
 		}
 		e.ports.started(addr, p.Done())
-		e.groups.add(p.PID(), p.Done()) // proc.Start makes it a group leader
+		if e.opts.OnProcessGroups != nil {
+			e.groups.add(p.PID(), p.Done()) // proc.Start makes it a group leader
+		}
 		return p, nil
 	}
 }

@@ -3,7 +3,6 @@ package gateway
 import (
 	"fmt"
 	"net"
-	"sync"
 	"time"
 )
 
@@ -22,8 +21,7 @@ import (
 // Two backends on one port of different hosts then vouch for each other,
 // which only skips the check (the behaviour before the guard).
 type portGuard struct {
-	mu   sync.Mutex
-	live map[string]int // port -> processes of this engine started on it and not yet gone
+	live liveSet[string] // ports of this engine's processes
 }
 
 func guardKey(addr string) string {
@@ -34,31 +32,12 @@ func guardKey(addr string) string {
 }
 
 // started records a process of this engine on addr until done closes.
-func (g *portGuard) started(addr string, done <-chan struct{}) {
-	k := guardKey(addr)
-	g.mu.Lock()
-	if g.live == nil {
-		g.live = map[string]int{}
-	}
-	g.live[k]++
-	g.mu.Unlock()
-	go func() {
-		<-done
-		g.mu.Lock()
-		if g.live[k]--; g.live[k] <= 0 {
-			delete(g.live, k)
-		}
-		g.mu.Unlock()
-	}()
-}
+func (g *portGuard) started(addr string, done <-chan struct{}) { g.live.add(guardKey(addr), done) }
 
 // check fails when addr accepts connections and no process of this
 // engine runs on its port.
 func (g *portGuard) check(addr string) error {
-	g.mu.Lock()
-	ours := g.live[guardKey(addr)] > 0
-	g.mu.Unlock()
-	if ours {
+	if g.live.has(guardKey(addr)) {
 		return nil
 	}
 	// Only a completed connection counts: a host that does not answer
