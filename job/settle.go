@@ -34,7 +34,9 @@ func (m *Manager) awaitSettled(ctx context.Context, id string) {
 	for {
 		m.mu.Lock()
 		j := m.jobs[id]
-		settled := j == nil || !autoRemoves(j) && !running(j.st.State)
+		// Settled: gone, or (unless it is about to remove itself) no
+		// process running or about to (backoff: this run has ended).
+		settled := j == nil || !autoRemoves(j) && !(j.st.State.Active() && j.st.State != StateBackoff)
 		if m.changed == nil {
 			m.changed = make(chan struct{})
 		}
@@ -51,9 +53,4 @@ func (m *Manager) awaitSettled(ctx context.Context, id string) {
 			return
 		}
 	}
-}
-
-// running: a process runs, or is about to.
-func running(s State) bool {
-	return s == StateStarting || s == StateRunning || s == StateStopping
 }
