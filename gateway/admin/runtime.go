@@ -32,7 +32,9 @@ func RunningPath(configPath string) string {
 
 // WriteRunning records r, with this process's pid, for configPath,
 // atomically (a reader never sees half a record) and readable by the
-// owner only.
+// owner only. Not config.WriteFileAtomic: it is written on a backend's
+// cold start, where that one's fsyncs would cost milliseconds, and the
+// record matters only while this boot's processes live.
 func WriteRunning(configPath string, r Running) error {
 	r.PID = os.Getpid()
 	data, err := json.Marshal(r)
